@@ -1,0 +1,13 @@
+//! Pure kernels: no FFI, no host types. Every host (ONNX Runtime, C, tract, TensorFlow)
+//! adapts these.
+
+pub mod element;
+pub mod leaky_relu;
+pub mod prelu;
+pub mod rng;
+pub mod rrelu;
+
+pub use element::Element;
+pub use leaky_relu::{LeakyRelu, leaky_relu};
+pub use prelu::{Prelu, SlopePlan, broadcast_slope};
+pub use rrelu::Rrelu;

@@ -1,0 +1,159 @@
+//! RRelu: a LeakyRelu whose slope is random in training and fixed in inference.
+//!
+//! Inference: `y = leaky_relu(x, (lower + upper) / 2)`, the mean taken in f32.
+//! Training: element `i` of run `r` draws `a` from U[lower, upper) with Philox keyed by
+//! `seed`; `y = a * x` where `x < 0`, else `x`; the slope output holds `a` where `x < 0`
+//! and 1 elsewhere, so `y == x * slope` exactly.
+
+use super::element::Element;
+use super::leaky_relu::leaky_relu;
+use super::rng::UniformStream;
+use crate::error::{Error, Result};
+
+pub const OP: &str = "RRelu";
+pub const DEFAULT_LOWER: f32 = 0.125;
+pub const DEFAULT_UPPER: f32 = 1.0 / 3.0;
+
+/// Validated RRelu attributes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rrelu {
+    lower: f32,
+    upper: f32,
+    training: bool,
+    seed: u64,
+}
+
+impl Rrelu {
+    pub fn new(lower: f32, upper: f32, training: i64, seed: i64) -> Result<Self> {
+        for (name, value) in [("lower", lower), ("upper", upper)] {
+            if !value.is_finite() {
+                return Err(Error::invalid(OP, format!("attribute '{name}' must be finite, got {value}")));
+            }
+        }
+        if lower > upper {
+            return Err(Error::invalid(
+                OP,
+                format!("attribute 'lower' ({lower}) must not exceed attribute 'upper' ({upper})"),
+            ));
+        }
+        let training = match training {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(Error::invalid(OP, format!("attribute 'training' must be 0 or 1, got {other}")));
+            }
+        };
+        let seed = u64::try_from(seed)
+            .map_err(|_| Error::invalid(OP, format!("attribute 'seed' must be >= 0, got {seed}")))?;
+        Ok(Self { lower, upper, training, seed })
+    }
+
+    pub fn training(&self) -> bool {
+        self.training
+    }
+
+    /// The inference slope `(lower + upper) / 2`, computed in f32.
+    pub fn mean_slope(&self) -> f32 {
+        (self.lower + self.upper) / 2.0
+    }
+
+    /// Computes elements `start..start + x.len()` of run `run`. `slope`, when given, has
+    /// `x`'s length. The result does not depend on how a tensor is split into calls.
+    pub fn run_range<T: Element>(&self, run: u64, start: usize, x: &[T], y: &mut [T], slope: Option<&mut [T]>) {
+        assert_eq!(x.len(), y.len(), "rrelu: input and output lengths differ");
+        if !self.training {
+            leaky_relu(x, y, self.mean_slope());
+            if let Some(slope) = slope {
+                let a = T::from_f32(self.mean_slope());
+                for (s, &x) in slope.iter_mut().zip(x) {
+                    *s = if x.is_negative() { a } else { T::ONE };
+                }
+            }
+            return;
+        }
+        let stream = UniformStream::new(self.seed, run);
+        let mut draws = [0.0f32; 256];
+        let mut slope = slope;
+        for (block, (xs, ys)) in x.chunks(draws.len()).zip(y.chunks_mut(draws.len())).enumerate() {
+            let offset = block * draws.len();
+            let draws = &mut draws[..xs.len()];
+            stream.fill(start + offset, draws);
+            for (i, (&x, y)) in xs.iter().zip(ys.iter_mut()).enumerate() {
+                let a = self.slope_from_uniform::<T>(draws[i]);
+                let negative = x.is_negative();
+                *y = if negative { x.mul(a) } else { x };
+                if let Some(slope) = slope.as_deref_mut() {
+                    slope[offset + i] = if negative { a } else { T::ONE };
+                }
+            }
+        }
+    }
+
+    /// Maps a uniform draw in [0, 1) onto [lower, upper) in `T`, stepping back inside the
+    /// interval when rounding to `T` left it (a single point when `lower == upper`; when no
+    /// value of `T` lies inside, the one just above `lower`).
+    fn slope_from_uniform<T: Element>(&self, u: f32) -> T {
+        let (lower, upper) = (f64::from(self.lower), f64::from(self.upper));
+        let mut a = T::from_f32(self.lower + (self.upper - self.lower) * u);
+        if lower < upper {
+            while a.to_f64() >= upper {
+                a = a.next_down();
+            }
+            while a.to_f64() < lower {
+                a = a.next_up();
+            }
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use half::f16;
+
+    #[test]
+    fn attributes_are_checked() {
+        assert!(Rrelu::new(0.125, 1.0 / 3.0, 0, 0).is_ok());
+        let err = Rrelu::new(0.5, 0.25, 0, 0).unwrap_err();
+        assert_eq!(err.to_string(), "rectify: RRelu: attribute 'lower' (0.5) must not exceed attribute 'upper' (0.25)");
+        assert!(Rrelu::new(f32::NAN, 0.3, 0, 0).unwrap_err().message().contains("'lower' must be finite"));
+        assert!(Rrelu::new(0.1, f32::INFINITY, 0, 0).unwrap_err().message().contains("'upper' must be finite"));
+        assert!(Rrelu::new(0.1, 0.3, 2, 0).unwrap_err().message().contains("'training' must be 0 or 1"));
+        assert!(Rrelu::new(0.1, 0.3, 1, -1).unwrap_err().message().contains("'seed' must be >= 0"));
+    }
+
+    #[test]
+    fn training_slopes_stay_in_range_after_rounding() {
+        // upper = 0.5 is exact in f16: draws just below it must not round up onto it.
+        let op = Rrelu::new(0.25, 0.5, 1, 3).unwrap();
+        for u in [0.0f32, 0.5, 0.999, 1.0 - 2f32.powi(-24)] {
+            let a: f16 = op.slope_from_uniform(u);
+            assert!(a.to_f64() >= 0.25 && a.to_f64() < 0.5, "u = {u}: a = {a}");
+        }
+    }
+
+    #[test]
+    fn training_output_is_x_times_slope() {
+        let op = Rrelu::new(0.125, 1.0 / 3.0, 1, 11).unwrap();
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.7).sin()).collect();
+        let (mut y, mut s) = (vec![0.0; 1000], vec![0.0; 1000]);
+        op.run_range(0, 0, &x, &mut y, Some(&mut s));
+        for i in 0..1000 {
+            assert_eq!(y[i].to_bits(), (x[i] * s[i]).to_bits());
+            if x[i] < 0.0 {
+                assert!((0.125..1.0 / 3.0).contains(&s[i]));
+            } else {
+                assert_eq!(s[i], 1.0);
+            }
+        }
+        // Split into uneven calls: the same bits.
+        let (mut y2, mut s2) = (vec![0.0; 1000], vec![0.0; 1000]);
+        for start in (0..1000).step_by(333) {
+            let end = (start + 333).min(1000);
+            op.run_range(0, start, &x[start..end], &mut y2[start..end], Some(&mut s2[start..end]));
+        }
+        assert_eq!(y, y2);
+        assert_eq!(s, s2);
+    }
+}

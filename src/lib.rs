@@ -1,0 +1,10 @@
+//! rectify: LeakyRelu, PRelu and RRelu kernels, bit-exact against the runtimes' built-ins,
+//! and the host adapters that ship them (`librectify.so` for ONNX Runtime).
+
+mod boundary;
+pub mod error;
+pub mod kernels;
+pub mod ops;
+mod ort;
+
+pub use error::{Error, ErrorKind, Result};

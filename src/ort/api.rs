@@ -1,0 +1,248 @@
+//! Safe wrappers over the slice of the ONNX Runtime C API that rectify uses. Each wrapper
+//! holds a pointer ORT handed to a callback and is valid only during that callback.
+
+use std::ffi::{CStr, CString, c_void};
+use std::ptr;
+
+use ort_sys::{
+    ONNXTensorElementDataType, OrtApi, OrtErrorCode, OrtKernelContext, OrtKernelInfo, OrtStatus, OrtStatusPtr,
+    OrtTensorTypeAndShapeInfo, OrtValue,
+};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::AttributeSource;
+
+/// The negotiated `OrtApi` table and its version.
+#[derive(Clone, Copy)]
+pub struct Api {
+    raw: &'static OrtApi,
+    version: u32,
+}
+
+// SAFETY: the OrtApi table is immutable and lives as long as the runtime library.
+unsafe impl Send for Api {}
+// SAFETY: as above; every function in it is thread-safe per ONNX Runtime's contract.
+unsafe impl Sync for Api {}
+
+impl Api {
+    /// # Safety
+    /// `raw` must be the table returned by `OrtApiBase::GetApi(version)`.
+    pub unsafe fn new(raw: &'static OrtApi, version: u32) -> Self {
+        Self { raw, version }
+    }
+
+    pub fn raw(&self) -> &'static OrtApi {
+        self.raw
+    }
+
+    /// `KernelContext_ParallelFor` exists from API 17.
+    pub fn has_parallel_for(&self) -> bool {
+        self.version >= 17
+    }
+
+    /// Builds an `OrtStatus` for ORT to own and raise.
+    pub fn status(&self, err: &Error) -> *mut OrtStatus {
+        let code = match err.kind() {
+            ErrorKind::InvalidArgument => OrtErrorCode::ORT_INVALID_ARGUMENT,
+            ErrorKind::Panic => OrtErrorCode::ORT_RUNTIME_EXCEPTION,
+            ErrorKind::Runtime => OrtErrorCode::ORT_FAIL,
+        };
+        let message = CString::new(err.to_string().replace('\0', " ")).unwrap_or_default();
+        // SAFETY: CreateStatus copies the NUL-terminated message.
+        unsafe { (self.raw.CreateStatus)(code, message.as_ptr()).0 }
+    }
+
+    /// Takes ownership of a status: `Ok` if NULL, else its message (the status released).
+    pub fn take(&self, status: OrtStatusPtr) -> std::result::Result<(), String> {
+        if status.0.is_null() {
+            return Ok(());
+        }
+        // SAFETY: a non-NULL status from ORT stays valid until released below.
+        let message = unsafe { CStr::from_ptr((self.raw.GetErrorMessage)(status.0)) }.to_string_lossy().into_owned();
+        // SAFETY: we own the status and release it once.
+        unsafe { (self.raw.ReleaseStatus)(status.0) };
+        Err(message)
+    }
+
+    /// Like [`Api::take`], attributing a failure to `op` and the call `what`.
+    pub fn check(&self, op: &'static str, what: &str, status: OrtStatusPtr) -> Result<()> {
+        self.take(status).map_err(|m| Error::runtime(op, format!("ONNX Runtime {what} failed: {m}")))
+    }
+}
+
+/// A tensor's element type and shape, released on drop.
+pub struct TypeShape {
+    api: Api,
+    raw: *mut OrtTensorTypeAndShapeInfo,
+    owned: bool,
+}
+
+impl TypeShape {
+    /// # Safety
+    /// `raw` must be a valid info; `owned` says whether we must release it.
+    pub unsafe fn new(api: Api, raw: *mut OrtTensorTypeAndShapeInfo, owned: bool) -> Self {
+        Self { api, raw, owned }
+    }
+
+    pub fn raw(&self) -> *mut OrtTensorTypeAndShapeInfo {
+        self.raw
+    }
+
+    pub fn dims(&self, op: &'static str) -> Result<Vec<i64>> {
+        let mut rank = 0usize;
+        // SAFETY: `raw` is valid for the life of `self`.
+        self.api.check(op, "GetDimensionsCount", unsafe { (self.api.raw.GetDimensionsCount)(self.raw, &mut rank) })?;
+        let mut dims = vec![0i64; rank];
+        // SAFETY: `dims` has room for `rank` values.
+        let status = unsafe { (self.api.raw.GetDimensions)(self.raw, dims.as_mut_ptr(), rank) };
+        self.api.check(op, "GetDimensions", status)?;
+        Ok(dims)
+    }
+
+    /// The ONNX element type id, read as a plain integer (unknown ids stay representable).
+    pub fn element_type(&self, op: &'static str) -> Result<i32> {
+        let mut id = 0i32;
+        let out = (&mut id as *mut i32).cast::<ONNXTensorElementDataType>();
+        // SAFETY: ORT writes one 32-bit enum value, which we only read back as i32.
+        self.api.check(op, "GetTensorElementType", unsafe { (self.api.raw.GetTensorElementType)(self.raw, out) })?;
+        Ok(id)
+    }
+}
+
+impl Drop for TypeShape {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: we own `raw` and release it once.
+            unsafe { (self.api.raw.ReleaseTensorTypeAndShapeInfo)(self.raw) };
+        }
+    }
+}
+
+/// A tensor's shape, element type and data pointer.
+pub struct TensorView {
+    pub shape: Vec<i64>,
+    pub element_type: i32,
+    pub data: *mut c_void,
+}
+
+/// Reads shape, type and data of an `OrtValue`.
+///
+/// # Safety
+/// `value` must be a valid tensor for the current callback.
+unsafe fn view(api: Api, op: &'static str, value: *const OrtValue) -> Result<TensorView> {
+    let mut info = ptr::null_mut();
+    // SAFETY: `value` is valid; ORT allocates `info`, which TypeShape releases.
+    api.check(op, "GetTensorTypeAndShape", unsafe { (api.raw.GetTensorTypeAndShape)(value, &mut info) })?;
+    // SAFETY: `info` was just created for us.
+    let info = unsafe { TypeShape::new(api, info, true) };
+    let mut data = ptr::null_mut();
+    // SAFETY: the value is a tensor; ORT only reads the pointer we get for inputs.
+    api.check(op, "GetTensorMutableData", unsafe { (api.raw.GetTensorMutableData)(value.cast_mut(), &mut data) })?;
+    Ok(TensorView { shape: info.dims(op)?, element_type: info.element_type(op)?, data })
+}
+
+/// The `OrtKernelContext` of one compute call.
+pub struct KernelContext {
+    api: Api,
+    raw: *mut OrtKernelContext,
+}
+
+impl KernelContext {
+    /// # Safety
+    /// `raw` must be the context of the compute call in progress.
+    pub unsafe fn new(api: Api, raw: *mut OrtKernelContext) -> Self {
+        Self { api, raw }
+    }
+
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
+    pub fn raw(&self) -> *mut OrtKernelContext {
+        self.raw
+    }
+
+    /// Input `index`, or `None` if the node omitted it.
+    pub fn input(&self, op: &'static str, index: usize) -> Result<Option<TensorView>> {
+        let mut value = ptr::null();
+        // SAFETY: the context is valid during this compute call.
+        let status = unsafe { (self.api.raw.KernelContext_GetInput)(self.raw, index, &mut value) };
+        self.api.check(op, "KernelContext_GetInput", status)?;
+        if value.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: ORT returned a valid input tensor.
+        unsafe { view(self.api, op, value) }.map(Some)
+    }
+
+    pub fn output_count(&self, op: &'static str) -> Result<usize> {
+        let mut count = 0;
+        // SAFETY: the context is valid during this compute call.
+        let status = unsafe { (self.api.raw.KernelContext_GetOutputCount)(self.raw, &mut count) };
+        self.api.check(op, "KernelContext_GetOutputCount", status)?;
+        Ok(count)
+    }
+
+    /// Allocates output `index` with `shape`, or `None` if the node omitted it.
+    pub fn output(&self, op: &'static str, index: usize, shape: &[i64]) -> Result<Option<TensorView>> {
+        let mut value = ptr::null_mut();
+        // SAFETY: `shape` outlives the call; ORT allocates the output it returns.
+        let status =
+            unsafe { (self.api.raw.KernelContext_GetOutput)(self.raw, index, shape.as_ptr(), shape.len(), &mut value) };
+        self.api.check(op, "KernelContext_GetOutput", status)?;
+        if value.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: ORT returned a valid output tensor.
+        unsafe { view(self.api, op, value) }.map(Some)
+    }
+}
+
+/// The `OrtKernelInfo` given to kernel creation: node attributes.
+pub struct KernelInfo {
+    api: Api,
+    raw: *const OrtKernelInfo,
+}
+
+impl KernelInfo {
+    /// # Safety
+    /// `raw` must be the info of the kernel creation in progress.
+    pub unsafe fn new(api: Api, raw: *const OrtKernelInfo) -> Self {
+        Self { api, raw }
+    }
+
+    /// Maps an attribute lookup's status: absent -> `None`; any other failure (a wrong
+    /// attribute type) -> an error naming the attribute.
+    fn attribute<T>(
+        &self,
+        op: &'static str,
+        name: &str,
+        kind: &str,
+        value: T,
+        status: OrtStatusPtr,
+    ) -> Result<Option<T>> {
+        match self.api.take(status) {
+            Ok(()) => Ok(Some(value)),
+            Err(m) if m.contains("No attribute with name") => Ok(None),
+            Err(m) => Err(Error::invalid(op, format!("attribute '{name}' must be {kind}: {m}"))),
+        }
+    }
+}
+
+impl AttributeSource for KernelInfo {
+    fn float(&self, op: &'static str, name: &str) -> Result<Option<f32>> {
+        let cname = CString::new(name).map_err(|_| Error::invalid(op, "attribute name contains NUL"))?;
+        let mut value = 0f32;
+        // SAFETY: `raw` is valid during kernel creation; `cname` outlives the call.
+        let status = unsafe { (self.api.raw.KernelInfoGetAttribute_float)(self.raw, cname.as_ptr(), &mut value) };
+        self.attribute(op, name, "a float", value, status)
+    }
+
+    fn int(&self, op: &'static str, name: &str) -> Result<Option<i64>> {
+        let cname = CString::new(name).map_err(|_| Error::invalid(op, "attribute name contains NUL"))?;
+        let mut value = 0i64;
+        // SAFETY: `raw` is valid during kernel creation; `cname` outlives the call.
+        let status = unsafe { (self.api.raw.KernelInfoGetAttribute_int64)(self.raw, cname.as_ptr(), &mut value) };
+        self.attribute(op, name, "an int", value, status)
+    }
+}

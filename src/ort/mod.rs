@@ -1,0 +1,171 @@
+//! The ONNX Runtime host: `RegisterCustomOps`, API version negotiation and the one
+//! `rectify` custom-op domain of this library load.
+
+mod api;
+mod custom_op;
+mod kernel;
+
+use std::ffi::{CStr, CString};
+use std::ptr;
+use std::sync::{Mutex, PoisonError};
+
+use ort_sys::{OrtApiBase, OrtCustomOpDomain, OrtErrorCode, OrtSessionOptions, OrtStatus};
+
+use self::api::Api;
+use self::custom_op::RectifyOp;
+use crate::boundary;
+use crate::error::{Error, Result};
+use crate::ops::{DOMAIN, DTYPES, OPS};
+
+/// Oldest ONNX Runtime whose API has the V2 kernel callbacks rectify relies on.
+pub const MIN_ORT_MINOR: u32 = 16;
+/// Newest `OrtCustomOp` layout rectify fills (ort-sys's v17 struct).
+pub const MAX_OP_VERSION: u32 = 17;
+
+const REGISTER: &str = "RegisterCustomOps";
+
+/// The API version to request from a runtime whose version string is `version`
+/// (`"1.31.1"`): its minor (ORT's API version), capped at the layout we fill.
+pub fn negotiate_api_version(version: &str) -> Result<u32> {
+    let mut parts = version.trim().split('.').map(str::parse::<u32>);
+    let (major, minor) = match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+        _ => return Err(Error::runtime(REGISTER, format!("cannot parse ONNX Runtime version '{version}'"))),
+    };
+    if major == 0 || (major == 1 && minor < MIN_ORT_MINOR) {
+        return Err(Error::runtime(
+            REGISTER,
+            format!("ONNX Runtime {version} is too old: rectify needs ONNX Runtime >= 1.{MIN_ORT_MINOR}"),
+        ));
+    }
+    Ok(if major > 1 { MAX_OP_VERSION } else { minor.min(MAX_OP_VERSION) })
+}
+
+/// The domain and ops of this library load. ORT keeps raw pointers to both for as long
+/// as any session uses them, so they live until the library is unloaded.
+struct Registry {
+    domain: *mut OrtCustomOpDomain,
+    _ops: Box<[RectifyOp]>,
+}
+
+// SAFETY: the domain is only touched under the REGISTRY lock; ORT's own use is thread-safe.
+unsafe impl Send for Registry {}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+fn create_registry(api: Api, api_version: u32) -> Result<Registry> {
+    let raw = api.raw();
+    let ops: Box<[RectifyOp]> = OPS
+        .iter()
+        .flat_map(|spec| DTYPES.iter().map(move |&dtype| RectifyOp::new(spec.kind, dtype, api, api_version)))
+        .collect();
+    let name = CString::new(DOMAIN).expect("domain name has no NUL");
+    let mut domain = ptr::null_mut();
+    // SAFETY: ORT copies the name and returns a domain we own.
+    api.check(REGISTER, "CreateCustomOpDomain", unsafe { (raw.CreateCustomOpDomain)(name.as_ptr(), &mut domain) })?;
+    for op in ops.iter() {
+        // SAFETY: `op` lives in the boxed slice kept with the domain, never moved or freed.
+        let status = unsafe { (raw.CustomOpDomain_Add)(domain, op.as_raw()) };
+        if let Err(err) = api.check(REGISTER, "CustomOpDomain_Add", status) {
+            // SAFETY: no session has seen this domain yet.
+            unsafe { (raw.ReleaseCustomOpDomain)(domain) };
+            return Err(err);
+        }
+    }
+    Ok(Registry { domain, _ops: ops })
+}
+
+/// Registers the `rectify` domain on `options`.
+///
+/// # Safety
+/// `options` and `api_base` must be the pointers ONNX Runtime passes to a custom-op library.
+unsafe fn register(options: *mut OrtSessionOptions, api_base: &OrtApiBase) -> *mut OrtStatus {
+    // SAFETY: GetVersionString returns a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr((api_base.GetVersionString)()) }.to_string_lossy().into_owned();
+    let api_version = match negotiate_api_version(&version) {
+        Ok(v) => v,
+        Err(err) => {
+            // SAFETY: version 1 of the API exists in every ONNX Runtime; used only to report.
+            let api1 = unsafe { (api_base.GetApi)(1).as_ref() };
+            return api1.map_or(ptr::null_mut(), |api1| {
+                let msg = CString::new(err.to_string()).unwrap_or_default();
+                // SAFETY: CreateStatus copies the message.
+                unsafe { (api1.CreateStatus)(OrtErrorCode::ORT_FAIL, msg.as_ptr()).0 }
+            });
+        }
+    };
+    // SAFETY: the runtime supports `api_version` (negotiated above); the table is static.
+    let Some(raw) = (unsafe { (api_base.GetApi)(api_version).as_ref() }) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: `raw` is the table for `api_version`.
+    let api = unsafe { Api::new(raw, api_version) };
+    let result = boundary::catch(REGISTER, || {
+        let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        if registry.is_none() {
+            *registry = Some(create_registry(api, api_version)?);
+        }
+        let domain = registry.as_ref().map(|r| r.domain).unwrap_or(ptr::null_mut());
+        // SAFETY: `options` is valid for this call; the domain outlives every session.
+        api.check(REGISTER, "AddCustomOpDomain", unsafe { (raw.AddCustomOpDomain)(options, domain) })
+    });
+    match result {
+        Ok(()) => ptr::null_mut(),
+        Err(err) => api.status(&err),
+    }
+}
+
+/// Entry point for `RegisterCustomOpsLibrary_V2` / Python's `register_custom_ops_library`.
+///
+/// # Safety
+/// Called by ONNX Runtime with a valid `OrtSessionOptions*` and `OrtApiBase*`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn RegisterCustomOps(
+    options: *mut OrtSessionOptions,
+    api_base: *const OrtApiBase,
+) -> *mut OrtStatus {
+    boundary::catch_or(ptr::null_mut(), || {
+        // SAFETY: ORT passes a valid (or, defensively, NULL) OrtApiBase.
+        match unsafe { api_base.as_ref() } {
+            // SAFETY: forwarded from ORT unchanged.
+            Some(base) => unsafe { register(options, base) },
+            None => ptr::null_mut(),
+        }
+    })
+}
+
+/// Same as [`RegisterCustomOps`], for `RegisterCustomOpsUsingFunction`.
+///
+/// # Safety
+/// As for [`RegisterCustomOps`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn RegisterCustomOpsAltName(
+    options: *mut OrtSessionOptions,
+    api_base: *const OrtApiBase,
+) -> *mut OrtStatus {
+    // SAFETY: forwarded from ORT unchanged.
+    unsafe { RegisterCustomOps(options, api_base) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_caps_at_the_filled_layout() {
+        assert_eq!(negotiate_api_version("1.31.1"), Ok(17));
+        assert_eq!(negotiate_api_version("1.17.0"), Ok(17));
+        assert_eq!(negotiate_api_version("1.16.3"), Ok(16));
+        assert_eq!(negotiate_api_version("2.0.0"), Ok(17));
+    }
+
+    #[test]
+    fn old_runtimes_are_refused_by_version() {
+        let err = negotiate_api_version("1.15.1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rectify: RegisterCustomOps: ONNX Runtime 1.15.1 is too old: rectify needs ONNX Runtime >= 1.16"
+        );
+        assert!(negotiate_api_version("garbage").unwrap_err().message().contains("cannot parse"));
+    }
+}
