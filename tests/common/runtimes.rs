@@ -63,7 +63,14 @@ pub fn ort_env() -> &'static Environment {
 }
 
 /// Opens a session on `model`, registering librectify.so when `with_rectify`.
+///
+/// Session creation is serialised: creating two sessions with the `rectify` domain at the
+/// same moment fails now and then in ONNX Runtime 1.31.1 with ONNX's "Trying to add a
+/// domain to DomainToVersion map, but the domain is already exist" (a process-wide map that
+/// session creation fills). Running sessions stays parallel. Hardening (issue 5) digs in.
 pub fn ort_session(model: &Path, with_rectify: bool, threads: usize) -> Result<Session> {
+    static CREATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = CREATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut builder = Session::builder(ort_env()).map_err(err)?.with_intra_threads(threads).map_err(err)?;
     if with_rectify {
         builder = builder.with_operator_library(library_path()).map_err(err)?;
