@@ -24,7 +24,8 @@ fn run_twice(entry: &Entry, threads: usize) -> (Vec<Data>, Vec<Data>) {
 #[test]
 fn slopes_are_uniform_on_lower_upper_and_y_is_x_times_slope() {
     for entry in training_models() {
-        let (lower, upper) = (f64::from(entry.float_attr("lower").unwrap()), f64::from(entry.float_attr("upper").unwrap()));
+        let (lower, upper) =
+            (f64::from(entry.float_attr("lower").unwrap()), f64::from(entry.float_attr("upper").unwrap()));
         let x = &entry.inputs()[0].1;
         let (outputs, _) = run_twice(&entry, 1);
         let (y, slope) = (&outputs[0], &outputs[1]);
@@ -39,7 +40,7 @@ fn slopes_are_uniform_on_lower_upper_and_y_is_x_times_slope() {
             }
             // Y == X * Slope: the product of two values of the type is exact in f64 and
             // rounds to Y (NaN stays NaN).
-            let product = entry.dt().to_f64(entry.dt().from_f64(xv * s));
+            let product = entry.dt().to_f64(entry.dt().round_f64(xv * s));
             assert!(yv == product || (yv.is_nan() && xv.is_nan()), "{}: y {yv} != x {xv} * slope {s}", entry.name);
         }
         let n = drawn.len() as f64;
@@ -50,7 +51,11 @@ fn slopes_are_uniform_on_lower_upper_and_y_is_x_times_slope() {
         let (want_mean, want_var) = ((lower + upper) / 2.0, width * width / 12.0);
         let sd_mean = (want_var / n).sqrt();
         let sd_var = ((width.powi(4) / 80.0 - want_var * want_var) / n).sqrt();
-        assert!((mean - want_mean).abs() < 4.0 * sd_mean, "{}: mean {mean}, want {want_mean} ± 4·{sd_mean}", entry.name);
+        assert!(
+            (mean - want_mean).abs() < 4.0 * sd_mean,
+            "{}: mean {mean}, want {want_mean} ± 4·{sd_mean}",
+            entry.name
+        );
         assert!((var - want_var).abs() < 4.0 * sd_var, "{}: variance {var}, want {want_var} ± 4·{sd_var}", entry.name);
     }
 }

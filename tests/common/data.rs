@@ -41,7 +41,7 @@ impl Dt {
     }
 
     /// Nearest value (round to nearest even) of this type to an f64.
-    pub fn from_f64(self, v: f64) -> u64 {
+    pub fn round_f64(self, v: f64) -> u64 {
         match self {
             Dt::F32 => u64::from((v as f32).to_bits()),
             Dt::F64 => v.to_bits(),
@@ -51,11 +51,11 @@ impl Dt {
     }
 
     /// Nearest value of this type to an f32 (the second rounding of the 16-bit rule).
-    pub fn from_f32(self, v: f32) -> u64 {
+    pub fn round_f32(self, v: f32) -> u64 {
         match self {
             Dt::F16 => u64::from(f16::from_f32(v).to_bits()),
             Dt::BF16 => u64::from(bf16::from_f32(v).to_bits()),
-            _ => self.from_f64(f64::from(v)),
+            _ => self.round_f64(f64::from(v)),
         }
     }
 
@@ -137,8 +137,8 @@ fn specials(dt: Dt) -> Vec<u64> {
         mantissa_top,         // largest subnormal
         mantissa_top + 1,     // smallest normal
         exp_mask - 1,         // largest finite
-        dt.from_f64(1.0),
-        dt.from_f64(3.5),
+        dt.round_f64(1.0),
+        dt.round_f64(3.5),
     ];
     positive.iter().flat_map(|&b| [b, b | sign]).collect()
 }
@@ -177,8 +177,8 @@ pub fn make_input(dt: Dt, shape: &[usize], fill: Fill, seed: &str) -> Data {
             let mut bits = specials(dt);
             bits.truncate(n);
             while bits.len() < n {
-                let b = if rng.next_u64() % 2 == 0 {
-                    dt.from_f64(rng.uniform(-4.0, 4.0))
+                let b = if rng.next_u64().is_multiple_of(2) {
+                    dt.round_f64(rng.uniform(-4.0, 4.0))
                 } else {
                     quiet(dt, rng.next_u64() >> (64 - dt.bits()))
                 };
@@ -188,13 +188,13 @@ pub fn make_input(dt: Dt, shape: &[usize], fill: Fill, seed: &str) -> Data {
         }
         Fill::Slope => (0..n)
             .map(|i| match i % 7 {
-                0 => dt.from_f64(0.0),
-                1 => dt.from_f64(1.0),
-                2 => dt.from_f64(-1.0),
-                _ => dt.from_f64(rng.uniform(-1.5, 1.5)),
+                0 => dt.round_f64(0.0),
+                1 => dt.round_f64(1.0),
+                2 => dt.round_f64(-1.0),
+                _ => dt.round_f64(rng.uniform(-1.5, 1.5)),
             })
             .collect(),
-        Fill::Dyadic => (0..n).map(|_| dt.from_f64((rng.next_u64() % 17) as f64 / 8.0 - 1.0)).collect(),
+        Fill::Dyadic => (0..n).map(|_| dt.round_f64((rng.next_u64() % 17) as f64 / 8.0 - 1.0)).collect(),
         Fill::AllBits => {
             assert_eq!((dt.bits(), n), (16, 1 << 16), "all_bits needs a 16-bit type and 65536 elements");
             (0..n as u64).collect()

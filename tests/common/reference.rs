@@ -9,8 +9,8 @@ use super::data::{Data, Dt};
 /// a product that rounds to -0 comes out +0 (ORT's double and half `Where`).
 fn negative_side(dt: Dt, x: f64, factor: f64, plus_zero: bool) -> u64 {
     let bits = match dt {
-        Dt::F32 | Dt::F64 => dt.from_f64(x * factor),
-        Dt::F16 | Dt::BF16 => dt.from_f32((x * factor) as f32),
+        Dt::F32 | Dt::F64 => dt.round_f64(x * factor),
+        Dt::F16 | Dt::BF16 => dt.round_f32((x * factor) as f32),
     };
     if plus_zero && dt.to_f64(bits) == 0.0 { 0 } else { bits }
 }
@@ -18,7 +18,7 @@ fn negative_side(dt: Dt, x: f64, factor: f64, plus_zero: bool) -> u64 {
 /// The bits of `x` after a round trip through f32 (quiets signalling NaNs).
 fn through_f32(dt: Dt, bits: u64) -> u64 {
     match dt {
-        Dt::F16 | Dt::BF16 => dt.from_f32(dt.to_f64(bits) as f32),
+        Dt::F16 | Dt::BF16 => dt.round_f32(dt.to_f64(bits) as f32),
         _ => bits,
     }
 }

@@ -1,0 +1,51 @@
+# rectify: `make demo` (the main job) and `make test` (every test). Both set up everything
+# on a fresh machine: .venv with the pinned wheels, then the release build of librectify.so.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The onnxruntime wheel's own library, loaded by the Rust harness (ort load-dynamic).
+ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
+RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
+
+.PHONY: all venv build demo test test-rust test-python lint check-models models clean
+
+all: build
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+build:
+	cargo build --release -p rectify
+
+demo: venv build
+	$(RUN) cargo run --quiet --example demo
+
+test: venv build lint check-models test-rust test-python
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+test-rust: venv build
+	$(RUN) cargo test --all-targets
+
+test-python: venv build
+	$(PY) -m pytest -q tests/python
+
+# The committed models must be exactly what the generator writes.
+check-models: venv
+	@tmp=$$(mktemp -d) && $(PY) models/generate.py --out $$tmp >/dev/null && \
+	  diff -r --exclude=generate.py --exclude=__pycache__ models $$tmp && rm -rf $$tmp && \
+	  echo "models/ matches models/generate.py"
+
+models: venv
+	$(PY) models/generate.py
+
+clean:
+	cargo clean
+	rm -rf $(VENV)
