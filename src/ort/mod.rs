@@ -75,6 +75,18 @@ fn create_registry(api: Api, api_version: u32) -> Result<Registry> {
     Ok(Registry { domain, _ops: ops })
 }
 
+/// Reports `err` through version 1 of the API, which every ONNX Runtime has: used only
+/// when the negotiated table cannot be had.
+fn fail_early(api_base: &OrtApiBase, err: &Error) -> *mut OrtStatus {
+    // SAFETY: GetApi(1) returns a static table (or NULL, handled).
+    let Some(api1) = (unsafe { (api_base.GetApi)(1).as_ref() }) else {
+        return ptr::null_mut(); // nothing can report anything; ORT never gets here
+    };
+    let msg = CString::new(err.to_string()).unwrap_or_default();
+    // SAFETY: CreateStatus copies the message.
+    unsafe { (api1.CreateStatus)(OrtErrorCode::ORT_FAIL, msg.as_ptr()).0 }
+}
+
 /// Registers the `rectify` domain on `options`.
 ///
 /// # Safety
@@ -84,30 +96,23 @@ unsafe fn register(options: *mut OrtSessionOptions, api_base: &OrtApiBase) -> *m
     let version = unsafe { CStr::from_ptr((api_base.GetVersionString)()) }.to_string_lossy().into_owned();
     let api_version = match negotiate_api_version(&version) {
         Ok(v) => v,
-        Err(err) => {
-            // SAFETY: version 1 of the API exists in every ONNX Runtime; used only to report.
-            let api1 = unsafe { (api_base.GetApi)(1).as_ref() };
-            return api1.map_or(ptr::null_mut(), |api1| {
-                let msg = CString::new(err.to_string()).unwrap_or_default();
-                // SAFETY: CreateStatus copies the message.
-                unsafe { (api1.CreateStatus)(OrtErrorCode::ORT_FAIL, msg.as_ptr()).0 }
-            });
-        }
+        Err(err) => return fail_early(api_base, &err),
     };
     // SAFETY: the runtime supports `api_version` (negotiated above); the table is static.
     let Some(raw) = (unsafe { (api_base.GetApi)(api_version).as_ref() }) else {
-        return ptr::null_mut();
+        let err = Error::runtime(REGISTER, format!("ONNX Runtime {version} has no API version {api_version}"));
+        return fail_early(api_base, &err);
     };
     // SAFETY: `raw` is the table for `api_version`.
     let api = unsafe { Api::new(raw, api_version) };
     let result = boundary::catch(REGISTER, || {
         let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-        if registry.is_none() {
-            *registry = Some(create_registry(api, api_version)?);
-        }
-        let domain = registry.as_ref().map(|r| r.domain).unwrap_or(ptr::null_mut());
+        let registry = match registry.as_mut() {
+            Some(r) => r,
+            None => registry.insert(create_registry(api, api_version)?),
+        };
         // SAFETY: `options` is valid for this call; the domain outlives every session.
-        api.check(REGISTER, "AddCustomOpDomain", unsafe { (raw.AddCustomOpDomain)(options, domain) })
+        api.check(REGISTER, "AddCustomOpDomain", unsafe { (raw.AddCustomOpDomain)(options, registry.domain) })
     });
     match result {
         Ok(()) => ptr::null_mut(),
