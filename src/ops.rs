@@ -28,18 +28,6 @@ pub enum DType {
 /// Every element type, in the order hosts register them.
 pub const DTYPES: [DType; 4] = [DType::Float, DType::Double, DType::Float16, DType::BFloat16];
 
-impl DType {
-    /// ONNX name, as in `tensor(float)`.
-    pub fn onnx_name(self) -> &'static str {
-        match self {
-            DType::Float => "float",
-            DType::Double => "double",
-            DType::Float16 => "float16",
-            DType::BFloat16 => "bfloat16",
-        }
-    }
-}
-
 /// An attribute with its ONNX type and default.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Attribute {
