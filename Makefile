@@ -4,11 +4,13 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The oldest supported ONNX Runtime, for the pytest suite.
+VENV_OLD := .venv-ort1.16
 # The onnxruntime wheel's own library, loaded by the Rust harness (ort load-dynamic).
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build demo test test-rust test-python lint check-models models clean
+.PHONY: all venv build demo test test-rust test-python test-python-old lint check-models models clean
 
 all: build
 
@@ -19,13 +21,18 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
+$(VENV_OLD)/.installed: requirements-ort1.16.txt
+	$(PYTHON) -m venv $(VENV_OLD)
+	$(VENV_OLD)/bin/pip install --quiet --disable-pip-version-check -r requirements-ort1.16.txt
+	touch $@
+
 build:
 	cargo build --release -p rectify
 
 demo: venv build
 	$(RUN) cargo run --quiet --example demo
 
-test: venv build lint check-models test-rust test-python
+test: venv build lint check-models test-rust test-python test-python-old
 
 lint:
 	cargo fmt --all -- --check
@@ -36,6 +43,10 @@ test-rust: venv build
 
 test-python: venv build
 	$(PY) -m pytest -q tests/python
+
+# The same librectify.so against ONNX Runtime 1.16.3.
+test-python-old: $(VENV_OLD)/.installed build
+	$(VENV_OLD)/bin/python -m pytest -q tests/python
 
 # The committed models must be exactly what the generator writes.
 check-models: venv
@@ -48,4 +59,4 @@ models: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV_OLD)

@@ -9,6 +9,9 @@ import pytest
 from onnx import TensorProto, helper
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# (major, minor) of the ONNX Runtime under test: 1.16 has no custom-op shape inference and
+# words type errors differently.
+ORT_VERSION = tuple(int(p) for p in ort.__version__.split(".")[:2])
 
 
 @pytest.fixture(scope="session")
@@ -40,4 +43,4 @@ def session(library, model_bytes, threads=1):
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
-__all__ = ["model", "session", "ROOT", "onnx"]
+__all__ = ["model", "session", "ROOT", "ORT_VERSION", "onnx"]

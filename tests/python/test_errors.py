@@ -4,7 +4,7 @@ op and what was expected, or the correct output. None may crash the process."""
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import model, session
+from conftest import ORT_VERSION, model, session
 from onnx import TensorProto
 
 F = np.float32
@@ -16,14 +16,20 @@ def run(library, m, **feeds):
 
 @pytest.mark.parametrize("dtype", [TensorProto.INT32, TensorProto.UINT8, TensorProto.BOOL, TensorProto.STRING])
 def test_unsupported_element_types_are_refused_at_load(library, dtype):
-    with pytest.raises(Exception, match=r"Type 'tensor\((int32|uint8|bool|string)\)' of input parameter \(X\) of operator \(LeakyRelu\)"):
+    refused = r"Type 'tensor\((int32|uint8|bool|string)\)' of input parameter \(X\) of operator \(LeakyRelu\)"
+    if ORT_VERSION < (1, 17):
+        refused = r"Could not find an implementation for LeakyRelu\(1\)"
+    with pytest.raises(Exception, match=refused):
         session(library, model("LeakyRelu", dtype))
 
 
 def test_x_and_slope_of_different_types_are_refused_at_load(library):
     m = model("PRelu", {"X": TensorProto.FLOAT, "slope": TensorProto.DOUBLE}, inputs=("X", "slope"))
     # ORT finds no (X, slope) type pair among rectify's kernels when the model loads.
-    with pytest.raises(Exception, match=r"no kernel def matches node inputs for Op: PRelu"):
+    refused = r"no kernel def matches node inputs for Op: PRelu"
+    if ORT_VERSION < (1, 17):
+        refused = r"Could not find an implementation for PRelu\(1\)"
+    with pytest.raises(Exception, match=refused):
         session(library, m)
 
 
@@ -93,9 +99,10 @@ def test_unknown_input_rank_runs_and_shapes_are_inferred_when_known(library):
     # Unknown rank: no shape inference, still runs.
     s = session(library, model("LeakyRelu"))
     assert s.run(None, {"X": np.array([-1.0, 1.0], F)})[0].tolist() == [-0.009999999776482582, 1.0]
-    # Known rank: the output's shape comes from rectify's shape inference.
+    # Known rank: the output's shape comes from rectify's shape inference (API >= 17).
     s = session(library, model("RRelu", outputs=("Y", "Slope"), shapes={"X": [2, "n", 4]}))
-    assert [o.shape for o in s.get_outputs()] == [[2, "n", 4], [2, "n", 4]]
+    inferred = [[2, "n", 4], [2, "n", 4]] if ORT_VERSION >= (1, 17) else [[], []]
+    assert [o.shape for o in s.get_outputs()] == inferred
 
 
 def test_the_optional_slope_output_may_be_omitted(library):
