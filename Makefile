@@ -10,7 +10,7 @@ VENV_OLD := .venv-ort1.16
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build demo test test-rust test-python test-python-old lint check-models models clean
+.PHONY: all venv build build-faults demo test test-rust test-python test-python-old lint check-models models clean
 
 all: build
 
@@ -29,6 +29,10 @@ $(VENV_OLD)/.installed: requirements-ort1.16.txt
 build:
 	cargo build --release -p rectify
 
+# Test-only library whose sentinel attributes panic inside callbacks (tests/python/test_panics.py).
+build-faults:
+	cargo build --release -p rectify --features fault-injection --target-dir target/fault-injection
+
 demo: venv build
 	$(RUN) cargo run --quiet --example demo
 
@@ -37,15 +41,16 @@ test: venv build lint check-models test-rust test-python test-python-old
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features fault-injection -- -D warnings
 
 test-rust: venv build
 	$(RUN) cargo test --all-targets
 
-test-python: venv build
+test-python: venv build build-faults
 	$(PY) -m pytest -q tests/python
 
 # The same librectify.so against ONNX Runtime 1.16.3.
-test-python-old: $(VENV_OLD)/.installed build
+test-python-old: $(VENV_OLD)/.installed build build-faults
 	$(VENV_OLD)/bin/python -m pytest -q tests/python
 
 # The committed models must be exactly what the generator writes.

@@ -61,6 +61,8 @@ impl Kernel {
     }
 
     pub fn compute(&self, ctx: &KernelContext) -> Result<()> {
+        #[cfg(feature = "fault-injection")]
+        super::fault::inject(super::fault::Point::Compute, &self.params);
         match self.dtype {
             DType::Float => self.compute_typed::<f32>(ctx),
             DType::Double => self.compute_typed::<f64>(ctx),
@@ -77,7 +79,13 @@ impl Kernel {
         let mut y = required(op, "Y", ctx.output(op, 0, &x.shape)?)?;
         let ys = output_slice::<T>(op, "Y", &mut y, len)?;
         match self.params {
-            OpParams::LeakyRelu(p) => run_chunked(ctx, op, ys, None, &|c| p.run(&xs[c.range()], c.y)),
+            OpParams::LeakyRelu(p) => run_chunked(ctx, op, ys, None, &|c| {
+                #[cfg(feature = "fault-injection")]
+                if c.start > 0 {
+                    super::fault::inject(super::fault::Point::ParallelTask, &self.params);
+                }
+                p.run(&xs[c.range()], c.y)
+            }),
             OpParams::PRelu(p) => {
                 let slope = required(op, "slope", ctx.input(op, 1)?)?;
                 let plan = p.plan(&x.shape, &slope.shape)?;

@@ -3,6 +3,8 @@
 
 mod api;
 mod custom_op;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod kernel;
 
 use std::ffi::{CStr, CString};
