@@ -2,7 +2,7 @@
 //! call that adapts ORT tensors to the pure kernels.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use half::{bf16, f16};
@@ -39,6 +39,13 @@ impl OrtElement for bf16 {
     const TYPE_ID: i32 = ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16 as i32;
 }
 
+/// Kernels created and not yet destroyed, in this library load.
+static LIVE_KERNELS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn live_kernels() -> usize {
+    LIVE_KERNELS.load(Ordering::SeqCst)
+}
+
 pub struct Kernel {
     api: Api,
     params: OpParams,
@@ -49,6 +56,7 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(params: OpParams, dtype: DType, api: Api) -> Self {
+        LIVE_KERNELS.fetch_add(1, Ordering::SeqCst);
         Self { api, params, dtype, runs: AtomicU64::new(0) }
     }
 
@@ -108,6 +116,12 @@ impl Kernel {
                 })
             }
         }
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        LIVE_KERNELS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

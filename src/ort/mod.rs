@@ -46,6 +46,7 @@ pub fn negotiate_api_version(version: &str) -> Result<u32> {
 /// The domain and ops of this library load. ORT keeps raw pointers to both for as long
 /// as any session uses them, so they live until the library is unloaded.
 struct Registry {
+    api: Api,
     domain: *mut OrtCustomOpDomain,
     _ops: Box<[RectifyOp]>,
 }
@@ -74,8 +75,32 @@ fn create_registry(api: Api, api_version: u32) -> Result<Registry> {
             return Err(err);
         }
     }
-    Ok(Registry { domain, _ops: ops })
+    Ok(Registry { api, domain, _ops: ops })
 }
+
+/// Releases the domain and ops when the library is unloaded, if no kernel is alive.
+///
+/// `RegisterCustomOpsLibrary_V2` (Python's `register_custom_ops_library`) unloads the
+/// library after its last session, so nothing can use the domain any more; without this
+/// every load/unload cycle would leak it. At process exit with sessions still alive,
+/// ONNX Runtime may yet destroy kernels through our ops, so then they are left alone.
+extern "C" fn release_on_unload() {
+    boundary::catch_or((), || {
+        let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        if kernel::live_kernels() == 0
+            && let Some(registry) = registry.take()
+        {
+            // SAFETY: no kernel is alive and the library is going away: no session can
+            // reach the domain; we created it and release it once.
+            unsafe { (registry.api.raw().ReleaseCustomOpDomain)(registry.domain) };
+        }
+    })
+}
+
+/// Runs [`release_on_unload`] on `dlclose` (and at exit), like a C destructor.
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static RELEASE_ON_UNLOAD: extern "C" fn() = release_on_unload;
 
 /// Reports `err` through version 1 of the API, which every ONNX Runtime has: used only
 /// when the negotiated table cannot be had.

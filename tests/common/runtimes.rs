@@ -115,17 +115,24 @@ fn from_ort(dt: Dt, v: &DynValue) -> Result<Data> {
 
 /// Runs a session once; returns every output.
 pub fn ort_run(session: &mut Session, inputs: &[(String, Data)]) -> Result<Vec<Data>> {
-    let values: Vec<(String, DynValue)> =
-        inputs.iter().map(|(n, d)| Ok((n.clone(), ort_value(d)?))).collect::<Result<_>>()?;
-    let dt = inputs[0].1.dt;
-    let outputs = session.run(values).map_err(err)?;
+    ort_run_values(session, &ort_values(inputs)?, inputs[0].1.dt)
+}
+
+/// Inputs converted once, for repeated runs.
+pub fn ort_values(inputs: &[(String, Data)]) -> Result<Vec<(String, DynValue)>> {
+    inputs.iter().map(|(n, d)| Ok((n.clone(), ort_value(d)?))).collect()
+}
+
+/// Runs a session once on prepared inputs; outputs are of element type `dt`.
+pub fn ort_run_values(session: &mut Session, values: &[(String, DynValue)], dt: Dt) -> Result<Vec<Data>> {
+    let refs: Vec<(&str, &DynValue)> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    let outputs = session.run(refs).map_err(err)?;
     outputs.iter().map(|(_, v)| from_ort(dt, &v)).collect()
 }
 
 /// Median time per run over a short measuring window (inputs prepared once).
 pub fn ort_time(session: &mut Session, inputs: &[(String, Data)]) -> Result<Duration> {
-    let values: Vec<(String, DynValue)> =
-        inputs.iter().map(|(n, d)| Ok((n.clone(), ort_value(d)?))).collect::<Result<_>>()?;
+    let values = ort_values(inputs)?;
     let mut times = Vec::new();
     let start = Instant::now();
     while times.len() < 5 || (start.elapsed() < Duration::from_millis(150) && times.len() < 2000) {
