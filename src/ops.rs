@@ -123,6 +123,17 @@ pub enum OpParams {
 }
 
 impl OpParams {
+    /// Checks what depends on the element type (RRelu's bounds must fit it).
+    pub fn check_element_type(&self, dtype: DType) -> Result<()> {
+        let OpParams::RRelu(p) = self else { return Ok(()) };
+        match dtype {
+            DType::Float => p.check_element_type::<f32>(),
+            DType::Double => p.check_element_type::<f64>(),
+            DType::Float16 => p.check_element_type::<half::f16>(),
+            DType::BFloat16 => p.check_element_type::<half::bf16>(),
+        }
+    }
+
     pub fn kind(&self) -> OpKind {
         match self {
             OpParams::LeakyRelu(_) => OpKind::LeakyRelu,

@@ -16,6 +16,8 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     /// ONNX type name, as in `tensor(float)`.
     const ONNX_NAME: &'static str;
     const ONE: Self;
+    /// The largest finite value.
+    const MAX: f64;
 
     /// `x < 0` (false for NaN and both zeros).
     fn is_negative(self) -> bool;
@@ -36,6 +38,7 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
 impl Element for f32 {
     const ONNX_NAME: &'static str = "float";
     const ONE: Self = 1.0;
+    const MAX: f64 = f32::MAX as f64;
 
     #[inline(always)]
     fn is_negative(self) -> bool {
@@ -66,6 +69,7 @@ impl Element for f32 {
 impl Element for f64 {
     const ONNX_NAME: &'static str = "double";
     const ONE: Self = 1.0;
+    const MAX: f64 = f64::MAX;
 
     #[inline(always)]
     fn is_negative(self) -> bool {
@@ -100,6 +104,7 @@ macro_rules! half_element {
         impl Element for $t {
             const ONNX_NAME: &'static str = $name;
             const ONE: Self = <$t>::ONE;
+            const MAX: f64 = <$t>::MAX.to_f64_const();
 
             #[inline(always)]
             fn is_negative(self) -> bool {

@@ -77,6 +77,18 @@ mod tests {
     }
 
     #[test]
+    fn minus_infinity_times_zero_alpha_is_nan() {
+        // Found by the `kernels` fuzz target (a reference bug there, not here): IEEE says
+        // -inf * 0 = NaN, and so does ONNX Runtime's built-in.
+        let mut y = [0.0f32];
+        leaky_relu(&[f32::NEG_INFINITY], &mut y, 0.0);
+        assert!(y[0].is_nan());
+        let mut y = [half::bf16::ZERO];
+        leaky_relu(&[half::bf16::NEG_INFINITY], &mut y, 0.0);
+        assert!(y[0].is_nan());
+    }
+
+    #[test]
     fn non_finite_alpha_is_refused() {
         let err = LeakyRelu::new(f32::NAN).unwrap_err();
         assert_eq!(err.to_string(), "rectify: LeakyRelu: attribute 'alpha' must be finite, got NaN");

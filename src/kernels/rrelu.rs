@@ -48,6 +48,23 @@ impl Rrelu {
         Ok(Self { lower, upper, training, seed })
     }
 
+    /// Refuses bounds that element type `T` cannot hold: slopes must be finite values of `T`.
+    pub fn check_element_type<T: Element>(&self) -> Result<()> {
+        for (name, value) in [("lower", self.lower), ("upper", self.upper)] {
+            if f64::from(value).abs() > T::MAX {
+                return Err(Error::invalid(
+                    OP,
+                    format!(
+                        "attribute '{name}' = {value} does not fit tensor({}) (largest finite {})",
+                        T::ONNX_NAME,
+                        T::MAX
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn training(&self) -> bool {
         self.training
     }
@@ -122,6 +139,18 @@ mod tests {
         assert!(Rrelu::new(0.1, f32::INFINITY, 0, 0).unwrap_err().message().contains("'upper' must be finite"));
         assert!(Rrelu::new(0.1, 0.3, 2, 0).unwrap_err().message().contains("'training' must be 0 or 1"));
         assert!(Rrelu::new(0.1, 0.3, 1, -1).unwrap_err().message().contains("'seed' must be >= 0"));
+    }
+
+    #[test]
+    fn bounds_must_fit_the_element_type() {
+        // Found by the `kernels` fuzz target: float16 slopes above 65504 became inf.
+        let op = Rrelu::new(9.06e11, 9.3e14, 1, 0).unwrap();
+        let err = op.check_element_type::<f16>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rectify: RRelu: attribute 'lower' = 906000000000 does not fit tensor(float16) (largest finite 65504)"
+        );
+        assert!(op.check_element_type::<f32>().is_ok());
     }
 
     #[test]

@@ -169,6 +169,7 @@ unsafe extern "system" fn create_kernel(
         // SAFETY: `info` is valid for this call.
         let info = unsafe { KernelInfo::new(op.api, info) };
         let params = op.kind.configure(&info)?;
+        params.check_element_type(op.dtype)?;
         #[cfg(feature = "fault-injection")]
         super::fault::inject(super::fault::Point::CreateKernel, &params);
         Ok(Box::into_raw(Box::new(Kernel::new(params, op.dtype, op.api))))

@@ -120,3 +120,12 @@ def test_registering_twice_on_one_session_options_is_an_error_not_a_crash(librar
         ort.InferenceSession(model("LeakyRelu"), so, providers=["CPUExecutionProvider"])
     # The process goes on: a fresh SessionOptions works.
     assert session(library, model("LeakyRelu")).run(None, {"X": np.array([2.0], F)})[0][0] == 2.0
+
+
+def test_rrelu_bounds_must_fit_the_element_type(library):
+    m = model("RRelu", TensorProto.FLOAT16, lower=1e5, upper=2e5, training=1)
+    with pytest.raises(Exception, match=r"rectify: RRelu: attribute 'lower' = 100000 does not fit tensor\(float16\) \(largest finite 65504\)"):
+        session(library, m)
+    # The same bounds are fine for float.
+    y = session(library, model("RRelu", lower=1e5, upper=2e5)).run(None, {"X": np.array([-1.0], F)})[0]
+    assert y[0] == -150000.0
