@@ -10,7 +10,7 @@ VENV_OLD := .venv-ort1.16
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build build-faults demo fuzz asan test test-rust test-python test-python-old lint check-models models clean
+.PHONY: all venv build build-faults demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
 
 all: build
 
@@ -62,6 +62,10 @@ check-models: venv
 models: venv
 	$(PY) models/generate.py
 
+# Model-level and kernel benchmark; writes docs/BENCHMARKS.md and docs/benchmarks.svg.
+bench: venv build
+	$(RUN) cargo bench --bench ort_chains -- --write
+
 # Long checks, not part of `make test` (see docs/RELIABILITY.md). They use nightly-only
 # flags through RUSTC_BOOTSTRAP=1 on the stable toolchain.
 FUZZ_SECONDS ?= 600
@@ -71,7 +75,7 @@ ASAN_FLAGS := -Zsanitizer=address -Clink-arg=-Wl,--export-dynamic
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd fuzz && for t in slope_plan kernels; do \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; done
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; done
 
 # The Rust tests under AddressSanitizer, with an instrumented librectify.so loaded into
 # ONNX Runtime (libstdc++ preloaded so ASan can intercept C++ exceptions thrown by ORT).

@@ -196,6 +196,45 @@ def cnn_models():
     yield rect, twin, meta
 
 
+def chain(name, dtype, nodes, x_shape, make_node, initializers=()):
+    """`nodes` identical nodes, each feeding the next: X -> ... -> Y."""
+    names = ["X"] + [f"t{i}" for i in range(1, nodes)] + ["Y"]
+    graph_nodes = [make_node(names[i], names[i + 1]) for i in range(nodes)]
+    return make_model(name, graph_nodes, [value("X", dtype, x_shape)], [value("Y", dtype, x_shape)], initializers)
+
+
+def bench_models():
+    """Chains for the model-level benchmark (benches/ort_chains.rs), with symbolic sizes."""
+    rng = np.random.default_rng(SEED)
+    channels = 64
+    slope = rng.uniform(-0.5, 0.5, channels).astype(np.float32)
+    for dtype in ("float", "float16"):
+        np_dtype = np.float32 if dtype == "float" else np.float16
+        for nodes in (1, 16):
+            for domain, tag in ((DOMAIN, "rectify"), ("", "builtin")):
+                yield chain(
+                    f"leaky_relu_{dtype}_x{nodes}.{tag}", dtype, nodes, ["n"],
+                    lambda a, b, d=domain: helper.make_node("LeakyRelu", [a], [b], domain=d, alpha=ALPHA),
+                )
+        nchw = [1, channels, "h", "w"]
+        c11 = numpy_helper.from_array(slope.astype(np_dtype).reshape(channels, 1, 1), "slope")
+        flat = numpy_helper.from_array(slope.astype(np_dtype), "slope")
+        for tag, domain, init, attrs in (
+            ("builtin", "", c11, {}),
+            ("rectify", DOMAIN, c11, {}),
+            ("rectify_axis1", DOMAIN, flat, {"axis": 1}),
+        ):
+            yield chain(
+                f"prelu_{dtype}_x16.{tag}", dtype, 16, nchw,
+                lambda a, b, d=domain, at=attrs: helper.make_node("PRelu", [a, "slope"], [b], domain=d, **at),
+                [init],
+            )
+    yield chain(
+        "rrelu_training_float_x1.rectify", "float", 1, ["n"],
+        lambda a, b: helper.make_node("RRelu", [a], [b], domain=DOMAIN, training=1, seed=SEED),
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).parent)
@@ -214,7 +253,13 @@ def main():
             entry.update(meta)
             manifest.append(entry)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {len(manifest)} rectify models (+ twins) to {out}")
+    bench = out / "bench"
+    bench.mkdir(exist_ok=True)
+    count = 0
+    for model in bench_models():
+        onnx.save(model, bench / f"{model.graph.name}.onnx")
+        count += 1
+    print(f"wrote {len(manifest)} rectify models (+ twins) and {count} benchmark chains to {out}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,17 @@
 //! The element types rectify computes on, and the one rounding rule each follows.
 
+use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
+
+/// The slope of one PRelu row: constant, or one per element.
+#[derive(Clone, Copy, Debug)]
+pub enum Slope<'a, T> {
+    Scalar(T),
+    Vector(&'a [T]),
+}
+
+/// Elements per block when 16-bit types are computed through f32.
+const BLOCK: usize = 256;
 
 /// A tensor element type, with the element rules of ONNX Runtime's built-ins, which we
 /// measured on every class of input (±0, ±inf, NaN payloads, subnormals):
@@ -23,16 +34,46 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     fn is_negative(self) -> bool;
     /// LeakyRelu of one element with an f32 `alpha`.
     fn leaky(self, alpha: f32) -> Self;
+    /// LeakyRelu of one element with an `alpha` of this type (RRelu's sampled slopes).
+    fn leaky_with(self, alpha: Self) -> Self;
     /// PRelu of one element with a slope of the same type.
     fn prelu(self, slope: Self) -> Self;
     /// The nearest value of this type to `a` (round to nearest even).
     fn from_f32(a: f32) -> Self;
+    /// The nearest value of this type to `a`.
+    fn from_f64(a: f64) -> Self;
     /// Exact widening, for range checks and references.
     fn to_f64(self) -> f64;
     /// The next value towards +inf (finite, non-NaN input).
     fn next_up(self) -> Self;
     /// The next value towards -inf (finite, non-NaN input).
     fn next_down(self) -> Self;
+
+    /// [`Element::leaky`] over a slice. Inlined into each ISA's wrapper (see `simd`), where
+    /// the compiler vectorises it; 16-bit types override it to convert in blocks.
+    #[inline(always)]
+    fn leaky_slice(x: &[Self], y: &mut [Self], alpha: f32) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = x.leaky(alpha);
+        }
+    }
+
+    /// [`Element::prelu`] over one row.
+    #[inline(always)]
+    fn prelu_slice(x: &[Self], slope: Slope<'_, Self>, y: &mut [Self]) {
+        match slope {
+            Slope::Scalar(s) => {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = x.prelu(s);
+                }
+            }
+            Slope::Vector(s) => {
+                for ((y, &x), &s) in y.iter_mut().zip(x).zip(s) {
+                    *y = x.prelu(s);
+                }
+            }
+        }
+    }
 }
 
 impl Element for f32 {
@@ -49,11 +90,18 @@ impl Element for f32 {
         if self < 0.0 { self * alpha } else { self }
     }
     #[inline(always)]
+    fn leaky_with(self, alpha: Self) -> Self {
+        self.leaky(alpha)
+    }
+    #[inline(always)]
     fn prelu(self, slope: Self) -> Self {
         if self < 0.0 { self * slope } else { self }
     }
     fn from_f32(a: f32) -> Self {
         a
+    }
+    fn from_f64(a: f64) -> Self {
+        a as f32
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
@@ -81,11 +129,18 @@ impl Element for f64 {
         if self < 0.0 { self * f64::from(alpha) + 0.0 } else { self }
     }
     #[inline(always)]
+    fn leaky_with(self, alpha: Self) -> Self {
+        if self < 0.0 { self * alpha + 0.0 } else { self }
+    }
+    #[inline(always)]
     fn prelu(self, slope: Self) -> Self {
         if self < 0.0 { self * slope + 0.0 } else { self }
     }
     fn from_f32(a: f32) -> Self {
         f64::from(a)
+    }
+    fn from_f64(a: f64) -> Self {
+        a
     }
     fn to_f64(self) -> f64 {
         self
@@ -116,6 +171,10 @@ macro_rules! half_element {
                 <$t>::from_f32(if x < 0.0 { x * alpha } else { x })
             }
             #[inline(always)]
+            fn leaky_with(self, alpha: Self) -> Self {
+                self.leaky(alpha.to_f32()) // exact widening
+            }
+            #[inline(always)]
             fn prelu(self, slope: Self) -> Self {
                 // At most 11 significant bits each: the f32 product is exact, so this is
                 // the correctly rounded product; `+ 0.0` as for f64.
@@ -123,6 +182,9 @@ macro_rules! half_element {
             }
             fn from_f32(a: f32) -> Self {
                 <$t>::from_f32(a)
+            }
+            fn from_f64(a: f64) -> Self {
+                <$t>::from_f64(a)
             }
             fn to_f64(self) -> f64 {
                 self.to_f64()
@@ -132,6 +194,42 @@ macro_rules! half_element {
             }
             fn next_down(self) -> Self {
                 <$t>::from_bits(next_up_bits16(self.to_bits() ^ 0x8000) ^ 0x8000)
+            }
+
+            /// Block-wise through f32: the same bits as [`Element::leaky`] per element.
+            #[inline(always)]
+            fn leaky_slice(x: &[Self], y: &mut [Self], alpha: f32) {
+                let mut wide = [0f32; BLOCK];
+                for (xs, ys) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)) {
+                    let wide = &mut wide[..xs.len()];
+                    xs.convert_to_f32_slice(wide);
+                    for v in wide.iter_mut() {
+                        *v = if *v < 0.0 { *v * alpha } else { *v };
+                    }
+                    ys.convert_from_f32_slice(wide);
+                }
+            }
+
+            /// Block-wise through f32; elements that are not negative pass through unchanged.
+            #[inline(always)]
+            fn prelu_slice(x: &[Self], slope: Slope<'_, Self>, y: &mut [Self]) {
+                let (mut wide, mut factor) = ([0f32; BLOCK], [0f32; BLOCK]);
+                for (i, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
+                    let n = xs.len();
+                    let (wide, factor) = (&mut wide[..n], &mut factor[..n]);
+                    xs.convert_to_f32_slice(wide);
+                    match slope {
+                        Slope::Scalar(s) => factor.fill(s.to_f32()),
+                        Slope::Vector(s) => s[i * BLOCK..i * BLOCK + n].convert_to_f32_slice(factor),
+                    }
+                    for (f, &w) in factor.iter_mut().zip(wide.iter()) {
+                        *f = w * *f + 0.0; // exact product; -0 as +0
+                    }
+                    ys.convert_from_f32_slice(factor);
+                    for ((y, &x), &w) in ys.iter_mut().zip(xs).zip(wide.iter()) {
+                        *y = if w < 0.0 { *y } else { x }; // NaN and ±0 pass through
+                    }
+                }
             }
         }
     };

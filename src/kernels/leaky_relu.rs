@@ -1,6 +1,7 @@
 //! LeakyRelu: `y = x` where `x >= 0` or NaN, else `alpha * x`.
 
 use super::element::Element;
+use super::simd::{self, Level};
 use crate::error::{Error, Result};
 
 pub const OP: &str = "LeakyRelu";
@@ -34,9 +35,7 @@ impl LeakyRelu {
 /// `y[i] = x[i] < 0 ? alpha * x[i] : x[i]`, under `T`'s element rule ([`Element::leaky`]).
 pub fn leaky_relu<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
     assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = x.leaky(alpha);
-    }
+    simd::leaky_relu(Level::best(), x, y, alpha);
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ pub mod leaky_relu;
 pub mod prelu;
 pub mod rng;
 pub mod rrelu;
+pub mod simd;
 
-pub use element::Element;
+pub use element::{Element, Slope};
 pub use leaky_relu::{LeakyRelu, leaky_relu};
 pub use prelu::{Prelu, SlopePlan, broadcast_slope};
 pub use rrelu::Rrelu;

@@ -6,7 +6,8 @@
 
 use std::ops::Range;
 
-use super::element::Element;
+use super::element::{Element, Slope};
+use super::simd::{self, Level};
 use crate::error::{Error, Result, shape_string};
 
 pub const OP: &str = "PRelu";
@@ -172,6 +173,7 @@ impl SlopePlan {
         assert_eq!(x.len(), self.len, "prelu: x length does not match the plan");
         assert_eq!(slope.len(), self.slope_len, "prelu: slope length does not match the plan");
         assert_eq!(y.len(), range.len(), "prelu: output length does not match the range");
+        let level = Level::best();
         let mut pos = range.start;
         let mut out = 0;
         while pos < range.end {
@@ -181,11 +183,12 @@ impl SlopePlan {
             let xs = &x[pos..pos + take];
             let ys = &mut y[out..out + take];
             let base = self.row_offset(row);
-            if self.inner_stride == 0 {
-                prelu_scalar_slope(xs, slope[base], ys);
+            let row_slope = if self.inner_stride == 0 {
+                Slope::Scalar(slope[base])
             } else {
-                prelu_vector_slope(xs, &slope[base + col..base + col + take], ys);
-            }
+                Slope::Vector(&slope[base + col..base + col + take])
+            };
+            simd::prelu_row(level, xs, row_slope, ys);
             pos += take;
             out += take;
         }
@@ -194,20 +197,6 @@ impl SlopePlan {
     /// Computes the whole output.
     pub fn run<T: Element>(&self, x: &[T], slope: &[T], y: &mut [T]) {
         self.run_range(x, slope, 0..self.len, y);
-    }
-}
-
-/// One row with a constant slope.
-fn prelu_scalar_slope<T: Element>(x: &[T], slope: T, y: &mut [T]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = x.prelu(slope);
-    }
-}
-
-/// One row with a slope per element.
-fn prelu_vector_slope<T: Element>(x: &[T], slope: &[T], y: &mut [T]) {
-    for ((y, &x), &s) in y.iter_mut().zip(x).zip(slope) {
-        *y = x.prelu(s);
     }
 }
 

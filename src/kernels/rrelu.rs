@@ -98,8 +98,8 @@ impl Rrelu {
             for (i, (&x, y)) in xs.iter().zip(ys.iter_mut()).enumerate() {
                 let a = self.slope_from_uniform::<T>(draws[i]);
                 let negative = x.is_negative();
-                // The LeakyRelu rule with this element's slope; `a` widens to f32 exactly.
-                *y = x.leaky(a.to_f64() as f32);
+                // The LeakyRelu rule with this element's slope.
+                *y = x.leaky_with(a);
                 if let Some(slope) = slope.as_deref_mut() {
                     slope[offset + i] = if negative { a } else { T::ONE };
                 }
@@ -109,16 +109,21 @@ impl Rrelu {
 
     /// Maps a uniform draw in [0, 1) onto [lower, upper) in `T`, stepping back inside the
     /// interval when rounding to `T` left it (a single point when `lower == upper`; when no
-    /// value of `T` lies inside, the one just above `lower`).
+    /// value of `T` lies inside, the one just above `lower`). The affine map is done in f64,
+    /// where `upper - lower` cannot overflow and lands within one step of the interval.
     fn slope_from_uniform<T: Element>(&self, u: f32) -> T {
         let (lower, upper) = (f64::from(self.lower), f64::from(self.upper));
-        let mut a = T::from_f32(self.lower + (self.upper - self.lower) * u);
+        let mut a = T::from_f64(lower + (upper - lower) * f64::from(u));
         if lower < upper {
-            while a.to_f64() >= upper {
-                a = a.next_down();
+            for _ in 0..2 {
+                if a.to_f64() >= upper {
+                    a = a.next_down();
+                }
             }
-            while a.to_f64() < lower {
-                a = a.next_up();
+            for _ in 0..2 {
+                if a.to_f64() < lower {
+                    a = a.next_up();
+                }
             }
         }
         a
@@ -151,6 +156,19 @@ mod tests {
             "rectify: RRelu: attribute 'lower' = 906000000000 does not fit tensor(float16) (largest finite 65504)"
         );
         assert!(op.check_element_type::<f32>().is_ok());
+    }
+
+    #[test]
+    fn the_widest_bounds_neither_overflow_nor_hang() {
+        // Found by the `kernels` fuzz target: `upper - lower` overflowed f32 to inf, and
+        // stepping down from the largest f64 to `upper` one ULP at a time never ended.
+        let op = Rrelu::new(-3e38, 3e38, 1, 0).unwrap();
+        for u in [0.0f32, 0.5, 1.0 - 2f32.powi(-24)] {
+            let a: f64 = op.slope_from_uniform(u);
+            assert!((-3e38f32 as f64..3e38f32 as f64).contains(&a), "u = {u}: {a}");
+            let a: f32 = op.slope_from_uniform(u);
+            assert!(a.is_finite() && (-3e38..3e38).contains(&a), "u = {u}: {a}");
+        }
     }
 
     #[test]

@@ -1,0 +1,403 @@
+//! Model-level benchmark: chains of identical nodes (models/bench/, from models/generate.py)
+//! run in ONNX Runtime with pre-bound inputs and outputs, rectify against the built-in op,
+//! side by side in one process, plus the kernels against `copy_from_slice` of the same
+//! bytes. Prints the table and the P1-P5 ratios of issue 6; with `--write` also writes
+//! docs/BENCHMARKS.md and docs/benchmarks.svg.
+//!
+//!     make bench            # = cargo bench --bench ort_chains -- --write
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::data::{Dt, Fill, make_input};
+use common::runtimes::{ort_session, ort_value, repo_root};
+use ort::session::Session;
+use ort::value::DynValue;
+
+/// One benchmark row.
+struct Row {
+    case: String,
+    dtype: &'static str,
+    nodes: usize,
+    elements: usize,
+    threads: usize,
+    rectify: Duration,
+    other: Option<Duration>,
+    memcpy: Duration,
+    bytes: usize,
+}
+
+impl Row {
+    /// Other (built-in) time / rectify time: > 1 means rectify is faster.
+    fn speedup(&self) -> Option<f64> {
+        self.other.map(|o| o.as_secs_f64() / self.rectify.as_secs_f64())
+    }
+    /// rectify throughput / memcpy throughput over the same bytes and passes.
+    fn vs_memcpy(&self) -> f64 {
+        self.memcpy.as_secs_f64() * self.nodes as f64 / self.rectify.as_secs_f64()
+    }
+    fn gbps(&self, t: Duration) -> f64 {
+        2.0 * self.bytes as f64 * self.nodes as f64 / t.as_secs_f64() / 1e9
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs `f` in batches of `batch` until about `budget` has passed (at least `min` batches);
+/// returns the median time of one call.
+fn measure(budget: Duration, min: usize, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    let probe = Instant::now();
+    f();
+    let one = probe.elapsed().max(Duration::from_nanos(50));
+    let batch = (Duration::from_micros(200).as_nanos() / one.as_nanos()).clamp(1, 10_000) as u32;
+    let (mut times, start) = (Vec::new(), Instant::now());
+    while times.len() < min || start.elapsed() < budget {
+        let t = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        times.push(t.elapsed() / batch);
+        if times.len() >= 2000 {
+            break;
+        }
+    }
+    median(times)
+}
+
+fn memcpy_time(bytes: usize) -> Duration {
+    let src = vec![1u8; bytes];
+    let mut dst = vec![0u8; bytes];
+    measure(Duration::from_millis(150), 5, || {
+        dst.copy_from_slice(black_box(&src));
+        black_box(&mut dst);
+    })
+}
+
+/// A session with its input and output bound once.
+struct Bound {
+    session: Session,
+    binding: ort::session::IoBinding,
+}
+
+fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize]) -> Bound {
+    let session = ort_session(model, true, threads).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
+    let mut binding = session.create_binding().expect("create binding");
+    let x: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "bench")).expect("input");
+    let y: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "out")).expect("output");
+    binding.bind_input("X", &x).expect("bind X");
+    binding.bind_output("Y", y).expect("bind Y");
+    Bound { session, binding }
+}
+
+fn run_time(b: &mut Bound, budget: Duration) -> Duration {
+    let Bound { session, binding } = b;
+    measure(budget, 3, || {
+        session.run_binding(binding).expect("run");
+    })
+}
+
+/// Times rectify against `other` (built-in, or another rectify model) on one shape,
+/// interleaved in rounds so drift hits both alike.
+fn compare(
+    rectify: &str,
+    other: Option<&str>,
+    threads: usize,
+    dt: Dt,
+    shape: &[usize],
+) -> (Duration, Option<Duration>) {
+    let dir = repo_root().join("models/bench");
+    let mut r = bind(&dir.join(rectify), threads, dt, shape);
+    let mut o = other.map(|m| bind(&dir.join(m), threads, dt, shape));
+    let (mut tr, mut to) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        tr.push(run_time(&mut r, Duration::from_millis(60)));
+        if let Some(o) = o.as_mut() {
+            to.push(run_time(o, Duration::from_millis(60)));
+        }
+    }
+    (median(tr), (!to.is_empty()).then(|| median(to)))
+}
+
+const K: usize = 1 << 10;
+const M: usize = 1 << 20;
+
+fn size_name(n: usize) -> String {
+    if n >= M { format!("{}M", n / M) } else { format!("{}K", n / K) }
+}
+
+fn model_rows(rows: &mut Vec<Row>) {
+    let leaky_sizes = [K, 16 * K, 256 * K, 4 * M, 64 * M];
+    for threads in [1, 2] {
+        for (dtype, dt, width, sizes) in
+            [("float", Dt::F32, 4, &leaky_sizes[..]), ("float16", Dt::F16, 2, &[64 * K, M, 4 * M][..])]
+        {
+            for nodes in [1, 16] {
+                for &n in sizes {
+                    let rect = format!("leaky_relu_{dtype}_x{nodes}.rectify.onnx");
+                    let builtin = format!("leaky_relu_{dtype}_x{nodes}.builtin.onnx");
+                    let (r, o) = compare(&rect, Some(&builtin), threads, dt, &[n]);
+                    let memcpy = memcpy_time(n * width);
+                    rows.push(Row {
+                        case: "LeakyRelu".into(),
+                        dtype,
+                        nodes,
+                        elements: n,
+                        threads,
+                        rectify: r,
+                        other: o,
+                        memcpy,
+                        bytes: n * width,
+                    });
+                }
+            }
+        }
+        for (dtype, dt, width, sides) in
+            [("float", Dt::F32, 4, &[32, 128, 256][..]), ("float16", Dt::F16, 2, &[32, 128][..])]
+        {
+            for &side in sides {
+                let n = 64 * side * side;
+                let shape = [1, 64, side, side];
+                let memcpy = memcpy_time(n * width);
+                for (variant, case) in [("rectify", "PRelu [C,1,1]"), ("rectify_axis1", "PRelu axis=1 [C]")] {
+                    let (r, o) = compare(
+                        &format!("prelu_{dtype}_x16.{variant}.onnx"),
+                        Some(&format!("prelu_{dtype}_x16.builtin.onnx")),
+                        threads,
+                        dt,
+                        &shape,
+                    );
+                    rows.push(Row {
+                        case: case.into(),
+                        dtype,
+                        nodes: 16,
+                        elements: n,
+                        threads,
+                        rectify: r,
+                        other: o,
+                        memcpy,
+                        bytes: n * width,
+                    });
+                }
+            }
+        }
+        // RRelu training against rectify's own LeakyRelu (P5): "other" is LeakyRelu here.
+        for n in [64 * K, M, 4 * M] {
+            let (r, o) = compare(
+                "rrelu_training_float_x1.rectify.onnx",
+                Some("leaky_relu_float_x1.rectify.onnx"),
+                threads,
+                Dt::F32,
+                &[n],
+            );
+            rows.push(Row {
+                case: "RRelu training vs LeakyRelu".into(),
+                dtype: "float",
+                nodes: 1,
+                elements: n,
+                threads,
+                rectify: r,
+                other: o,
+                memcpy: memcpy_time(n * 4),
+                bytes: n * 4,
+            });
+        }
+    }
+}
+
+/// Kernel throughput against copy_from_slice, one thread, no ONNX Runtime (P4).
+fn kernel_rows(rows: &mut Vec<Row>) {
+    for n in [K, 16 * K, 256 * K, 4 * M, 64 * M] {
+        let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut y = vec![0f32; n];
+        let t = measure(Duration::from_millis(200), 5, || {
+            rectify::kernels::leaky_relu(black_box(&x), &mut y, 0.01);
+            black_box(&mut y);
+        });
+        // The seed formula, for comparison only (inexact: never shipped).
+        let (f1, f2) = (0.5 * (1.0 + 0.01f32), 0.5 * (1.0 - 0.01f32));
+        let seed = measure(Duration::from_millis(200), 5, || {
+            for (y, &x) in y.iter_mut().zip(black_box(&x)) {
+                *y = f1 * x + f2 * x.abs();
+            }
+            black_box(&mut y);
+        });
+        let memcpy = memcpy_time(n * 4);
+        rows.push(Row {
+            case: "kernel leaky_relu (vs seed formula)".into(),
+            dtype: "float",
+            nodes: 1,
+            elements: n,
+            threads: 1,
+            rectify: t,
+            other: Some(seed),
+            memcpy,
+            bytes: n * 4,
+        });
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| case | dtype | nodes | elements | threads | rectify | other | other ÷ rectify | rectify GB/s | rectify ÷ memcpy |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let us = |t: Duration| format!("{:.1} µs", t.as_secs_f64() * 1e6);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2}× |",
+            r.case,
+            r.dtype,
+            r.nodes,
+            size_name(r.elements),
+            r.threads,
+            us(r.rectify),
+            r.other.map_or("-".into(), us),
+            r.speedup().map_or("-".into(), |x| format!("{x:.2}×")),
+            r.gbps(r.rectify),
+            r.vs_memcpy()
+        );
+    }
+    s
+}
+
+/// P1-P5: the worst ratio over the rows each target covers.
+fn targets(rows: &[Row]) -> String {
+    let worst = |pred: &dyn Fn(&Row) -> bool, f: &dyn Fn(&Row) -> f64| {
+        rows.iter().filter(|r| pred(r)).map(f).fold(f64::INFINITY, f64::min)
+    };
+    let speed = |r: &Row| r.speedup().unwrap_or(f64::NAN);
+    let p = [
+        (
+            "P1",
+            "LeakyRelu f32 ÷ built-in, all sizes, 1 and 2 threads, 1 and 16 nodes",
+            1.0,
+            worst(&|r| r.case == "LeakyRelu" && r.dtype == "float", &speed),
+        ),
+        (
+            "P2",
+            "PRelu f32 ÷ built-in, ≥ 64K",
+            8.0,
+            worst(&|r| r.case.starts_with("PRelu") && r.dtype == "float", &speed),
+        ),
+        (
+            "P3",
+            "float16 LeakyRelu and PRelu ÷ built-in",
+            5.0,
+            worst(&|r| (r.case == "LeakyRelu" || r.case.starts_with("PRelu")) && r.dtype == "float16", &speed),
+        ),
+        ("P4", "kernel ÷ copy_from_slice, 1 thread", 0.9, worst(&|r| r.case.starts_with("kernel"), &Row::vs_memcpy)),
+        (
+            "P5",
+            "RRelu training ÷ LeakyRelu (throughput)",
+            0.5,
+            worst(&|r| r.case.starts_with("RRelu"), &|r: &Row| 1.0 / speed(r)),
+        ),
+    ];
+    let mut s = String::from("| target | measure | goal | worst measured | met |\n|---|---|---|---|---|\n");
+    for (id, what, goal, got) in p {
+        let _ = writeln!(s, "| {id} | {what} | ≥ {goal}× | {got:.2}× | {} |", if got >= goal { "yes" } else { "no" });
+    }
+    s
+}
+
+/// Throughput vs size, LeakyRelu f32, 16 nodes, 1 thread: rectify, built-in, memcpy.
+fn plot(rows: &[Row]) -> String {
+    let pick: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.case == "LeakyRelu" && r.dtype == "float" && r.nodes == 16 && r.threads == 1)
+        .collect();
+    type Series = (&'static str, &'static str, Box<dyn Fn(&Row) -> f64>);
+    let series: [Series; 3] = [
+        ("rectify", "#d62728", Box::new(|r: &Row| r.gbps(r.rectify))),
+        ("ONNX Runtime built-in", "#1f77b4", Box::new(|r: &Row| r.other.map_or(0.0, |o| r.gbps(o)))),
+        ("memcpy", "#7f7f7f", Box::new(|r: &Row| 2.0 * r.bytes as f64 / r.memcpy.as_secs_f64() / 1e9)),
+    ];
+    let (w, h, pad) = (640.0, 360.0, 50.0);
+    let max = pick.iter().flat_map(|r| series.iter().map(move |(_, _, f)| f(r))).fold(1.0, f64::max) * 1.1;
+    let (lo, hi) = (
+        pick.first().map_or(1.0, |r| (r.elements as f64).log2()),
+        pick.last().map_or(2.0, |r| (r.elements as f64).log2()),
+    );
+    let px = |n: usize| pad + ((n as f64).log2() - lo) / (hi - lo).max(1.0) * (w - 2.0 * pad);
+    let py = |g: f64| h - pad - g / max * (h - 2.0 * pad);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{pad}\" y=\"20\">LeakyRelu f32, chain of 16 nodes, 1 thread: GB/s (read + write) vs elements</text>\n\
+         <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"black\"/>\n",
+        h - pad,
+        w - pad,
+        h - pad,
+        h - pad
+    );
+    for r in &pick {
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.0}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            px(r.elements),
+            h - pad + 16.0,
+            size_name(r.elements)
+        );
+    }
+    for g in (0..=4).map(|i| max / 4.0 * i as f64) {
+        let _ = writeln!(s, "<text x=\"{}\" y=\"{:.0}\" text-anchor=\"end\">{g:.0}</text>", pad - 4.0, py(g) + 4.0);
+    }
+    for (i, (name, color, f)) in series.iter().enumerate() {
+        let points: Vec<String> = pick.iter().map(|r| format!("{:.1},{:.1}", px(r.elements), py(f(r)))).collect();
+        let _ = writeln!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+            points.join(" ")
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+            w - pad - 150.0,
+            pad + 16.0 * i as f64
+        );
+    }
+    s + "</svg>\n"
+}
+
+fn main() {
+    let write = std::env::args().any(|a| a == "--write");
+    let mut rows = Vec::new();
+    kernel_rows(&mut rows);
+    model_rows(&mut rows);
+    let (table, targets) = (table(&rows), targets(&rows));
+    println!("{table}\n{targets}");
+    if write {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_default();
+        let doc = format!(
+            "# Benchmarks\n\nProduced by `make bench` (`cargo bench --bench ort_chains -- --write`) on {cpu}, {} cores, \
+             ONNX Runtime 1.31.1, SIMD level `{}`. Machines are noisy: every ratio is measured side by side in one \
+             run (rectify and the other model interleaved in rounds; medians); absolute times drift.\n\n\
+             Rows: `other` is ONNX Runtime's built-in op (for RRelu training: rectify's LeakyRelu; for the kernel rows: \
+             the inexact seed formula `0.5(1+a)x + 0.5(1-a)|x|`, shown for comparison only). Model rows are chains of \
+             `nodes` identical nodes with inputs and outputs bound once (I/O binding); `rectify ÷ memcpy` compares \
+             throughput with `copy_from_slice` of the same bytes, once per node.\n\n## Targets (issue 6)\n\n{targets}\n\
+             ## All rows\n\n{table}\n![throughput vs size](benchmarks.svg)\n",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            rectify::kernels::simd::Level::best().name(),
+        );
+        std::fs::write(repo_root().join("docs/BENCHMARKS.md"), doc).expect("write docs/BENCHMARKS.md");
+        std::fs::write(repo_root().join("docs/benchmarks.svg"), plot(&rows)).expect("write docs/benchmarks.svg");
+        println!("wrote docs/BENCHMARKS.md and docs/benchmarks.svg");
+    }
+}

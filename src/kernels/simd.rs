@@ -1,0 +1,176 @@
+//! Runtime CPU dispatch, chosen once: AVX-512 and AVX2+FMA builds of the kernels on x86-64,
+//! the portable build elsewhere (and on x86-64 CPUs without AVX2).
+//!
+//! Each kernel is written once, as the element rule applied over a slice
+//! ([`Element::leaky_slice`], [`Element::prelu_slice`]), and compiled three times: the
+//! wrappers below only add `#[target_feature]`, so the compiler vectorises the same scalar
+//! code for each ISA and the bits cannot differ between levels (the tests check every level
+//! this CPU has). We use `std::arch` feature detection rather than a dispatch crate: there
+//! are two kernels and three levels, and no hand-written intrinsics to share.
+
+use std::sync::OnceLock;
+
+use super::element::{Element, Slope};
+
+/// An instruction-set level this CPU supports. Only [`Level::best`] and
+/// [`Level::supported`] make one, so holding a `Level` proves the CPU has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Level(Isa);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Level {
+    /// The fastest level this CPU supports, detected once.
+    pub fn best() -> Level {
+        static BEST: OnceLock<Level> = OnceLock::new();
+        *BEST.get_or_init(|| *Level::supported().last().expect("portable is always supported"))
+    }
+
+    /// Every level this CPU supports, slowest first.
+    pub fn supported() -> Vec<Level> {
+        let mut levels = vec![Level(Isa::Portable)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                levels.push(Level(Isa::Avx2));
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+                    levels.push(Level(Isa::Avx512));
+                }
+            }
+        }
+        levels
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Isa::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
+        }
+    }
+}
+
+/// [`Element::leaky_slice`] compiled for `level`.
+pub fn leaky_relu<T: Element>(level: Level, x: &[T], y: &mut [T], alpha: f32) {
+    match level.0 {
+        Isa::Portable => T::leaky_slice(x, y, alpha),
+        // SAFETY: a Level exists only for ISAs this CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::leaky_avx2(x, y, alpha) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::leaky_avx512(x, y, alpha) },
+    }
+}
+
+/// [`Element::prelu_slice`] compiled for `level`.
+pub fn prelu_row<T: Element>(level: Level, x: &[T], slope: Slope<'_, T>, y: &mut [T]) {
+    match level.0 {
+        Isa::Portable => T::prelu_slice(x, slope, y),
+        // SAFETY: a Level exists only for ISAs this CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::prelu_avx2(x, slope, y) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::prelu_avx512(x, slope, y) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Element, Slope};
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn leaky_avx2<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
+        T::leaky_slice(x, y, alpha)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn leaky_avx512<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
+        T::leaky_slice(x, y, alpha)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn prelu_avx2<T: Element>(x: &[T], slope: Slope<'_, T>, y: &mut [T]) {
+        T::prelu_slice(x, slope, y)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn prelu_avx512<T: Element>(x: &[T], slope: Slope<'_, T>, y: &mut [T]) {
+        T::prelu_slice(x, slope, y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use half::{bf16, f16};
+
+    use super::*;
+
+    /// Random bits plus every special class, for 32/64-bit types.
+    fn values<T: Element>(from_bits: impl Fn(u64) -> T) -> Vec<T> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut v: Vec<T> = (0..5000)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Half random bit patterns, half moderate values.
+                if i % 2 == 0 { from_bits(state) } else { T::from_f32(((state >> 40) as f32 / 8e6) - 1.0) }
+            })
+            .collect();
+        for s in [0.0f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, 1e-45, -1e-45, -3.5] {
+            v.push(T::from_f32(s));
+        }
+        v
+    }
+
+    fn same<T: Element>(a: &[T], b: &[T]) -> bool {
+        // to_f64 is exact and keeps NaN payloads for every type here; compare bits.
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits() || x.to_f64().is_nan() && y.to_f64().is_nan())
+    }
+
+    fn check_all_levels<T: Element + std::fmt::Debug>(x: &[T]) {
+        let slope: Vec<T> = (0..x.len()).map(|i| T::from_f32((i % 11) as f32 * 0.25 - 1.0)).collect();
+        for level in Level::supported() {
+            for alpha in [0.01f32, 0.2, -0.5, 0.0] {
+                let mut y = vec![T::ONE; x.len()];
+                leaky_relu(level, x, &mut y, alpha);
+                let want: Vec<T> = x.iter().map(|v| v.leaky(alpha)).collect();
+                assert!(same(&y, &want), "{} leaky {} alpha {alpha}", level.name(), T::ONNX_NAME);
+            }
+            // Odd lengths and offsets exercise every vector tail.
+            for (start, len) in [(0, x.len()), (3, 17), (1, 300), (5, 1)] {
+                let (xs, ss) = (&x[start..start + len], &slope[start..start + len]);
+                let mut y = vec![T::ONE; len];
+                prelu_row(level, xs, Slope::Vector(ss), &mut y);
+                let want: Vec<T> = xs.iter().zip(ss).map(|(v, &s)| v.prelu(s)).collect();
+                assert!(same(&y, &want), "{} prelu vector {}", level.name(), T::ONNX_NAME);
+                prelu_row(level, xs, Slope::Scalar(ss[0]), &mut y);
+                let want: Vec<T> = xs.iter().map(|v| v.prelu(ss[0])).collect();
+                assert!(same(&y, &want), "{} prelu scalar {}", level.name(), T::ONNX_NAME);
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_gives_the_scalar_rule_bits() {
+        println!("levels: {:?}", Level::supported().iter().map(|l| l.name()).collect::<Vec<_>>());
+        check_all_levels(&values(|b| f32::from_bits(b as u32)));
+        check_all_levels(&values(f64::from_bits));
+        let all16: Vec<u16> = (0..=u16::MAX).collect();
+        check_all_levels(&all16.iter().map(|&b| f16::from_bits(b)).collect::<Vec<_>>());
+        check_all_levels(&all16.iter().map(|&b| bf16::from_bits(b)).collect::<Vec<_>>());
+    }
+}
