@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::data::{Dt, Fill, make_input};
 use common::runtimes::{ort_session, ort_value, repo_root};
 use ort::session::Session;
-use ort::value::DynValue;
+use ort::value::{DynValue, Tensor};
 
 /// One benchmark row.
 struct Row {
@@ -92,7 +92,14 @@ fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize]) -> Bound {
     let session = ort_session(model, true, threads).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let mut binding = session.create_binding().expect("create binding");
     let x: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "bench")).expect("input");
-    let y: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "out")).expect("output");
+    // ORT binds outputs only to tensors it allocated.
+    let alloc = session.allocator();
+    let y: DynValue = match dt {
+        Dt::F32 => Tensor::<f32>::new(alloc, shape.to_vec()).map(Tensor::into_dyn),
+        Dt::F16 => Tensor::<half::f16>::new(alloc, shape.to_vec()).map(Tensor::into_dyn),
+        other => panic!("no benchmark for {other:?}"),
+    }
+    .expect("output");
     binding.bind_input("X", &x).expect("bind X");
     binding.bind_output("Y", y).expect("bind Y");
     Bound { session, binding }

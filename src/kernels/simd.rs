@@ -8,7 +8,10 @@
 //! this CPU has). We use `std::arch` feature detection rather than a dispatch crate: there
 //! are two kernels and three levels, and no hand-written intrinsics to share.
 
+use std::any::TypeId;
 use std::sync::OnceLock;
+
+use half::f16;
 
 use super::element::{Element, Slope};
 
@@ -38,7 +41,7 @@ impl Level {
         let mut levels = vec![Level(Isa::Portable)];
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
                 levels.push(Level(Isa::Avx2));
                 if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
                     levels.push(Level(Isa::Avx512));
@@ -59,8 +62,27 @@ impl Level {
     }
 }
 
+/// `x` as a slice of `U` when `T` is `U` (the f16 fast paths).
+fn cast<T: 'static, U: 'static>(x: &[T]) -> Option<&[U]> {
+    // SAFETY: same TypeId means same type, so the slice is reinterpreted as itself.
+    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) })
+}
+
+fn cast_mut<T: 'static, U: 'static>(x: &mut [T]) -> Option<&mut [U]> {
+    // SAFETY: as in `cast`; the borrow is handed on unchanged.
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast(), x.len()) })
+}
+
 /// [`Element::leaky_slice`] compiled for `level`.
 pub fn leaky_relu<T: Element>(level: Level, x: &[T], y: &mut [T], alpha: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if level.0 != Isa::Portable
+        && let (Some(xh), Some(yh)) = (cast::<T, f16>(x), cast_mut::<T, f16>(y))
+    {
+        // SAFETY: every x86 level above portable requires F16C and AVX2.
+        return unsafe { x86::leaky_f16(xh, yh, alpha) };
+    }
     match level.0 {
         Isa::Portable => T::leaky_slice(x, y, alpha),
         // SAFETY: a Level exists only for ISAs this CPU supports.
@@ -74,6 +96,17 @@ pub fn leaky_relu<T: Element>(level: Level, x: &[T], y: &mut [T], alpha: f32) {
 
 /// [`Element::prelu_slice`] compiled for `level`.
 pub fn prelu_row<T: Element>(level: Level, x: &[T], slope: Slope<'_, T>, y: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if level.0 != Isa::Portable
+        && let (Some(xh), Some(yh)) = (cast::<T, f16>(x), cast_mut::<T, f16>(y))
+    {
+        let slope = match slope {
+            Slope::Scalar(s) => Slope::Scalar(cast::<T, f16>(std::slice::from_ref(&s)).expect("same type")[0]),
+            Slope::Vector(s) => Slope::Vector(cast::<T, f16>(s).expect("same type")),
+        };
+        // SAFETY: every x86 level above portable requires F16C and AVX2.
+        return unsafe { x86::prelu_f16(xh, slope, yh) };
+    }
     match level.0 {
         Isa::Portable => T::prelu_slice(x, slope, y),
         // SAFETY: a Level exists only for ISAs this CPU supports.
@@ -87,7 +120,74 @@ pub fn prelu_row<T: Element>(level: Level, x: &[T], slope: Slope<'_, T>, y: &mut
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use std::arch::x86_64::*;
+
+    use half::f16;
+
     use super::{Element, Slope};
+
+    /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha
+    /// : x` in f32, round once (RNE). The tail takes the scalar rule; the tests check every
+    /// one of the 65,536 inputs against it.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn leaky_f16(x: &[f16], y: &mut [f16], alpha: f32) {
+        let n = x.len() / 8 * 8;
+        let (a, zero) = (_mm256_set1_ps(alpha), _mm256_setzero_ps());
+        for i in (0..n).step_by(8) {
+            // SAFETY: i + 8 <= n <= len of both slices; unaligned loads and stores.
+            unsafe {
+                let v = _mm256_cvtph_ps(_mm_loadu_si128(x.as_ptr().add(i).cast()));
+                let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero);
+                let r = _mm256_blendv_ps(v, _mm256_mul_ps(v, a), negative);
+                _mm_storeu_si128(y.as_mut_ptr().add(i).cast(), _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
+            }
+        }
+        for (y, &x) in y[n..].iter_mut().zip(&x[n..]) {
+            *y = x.leaky(alpha);
+        }
+    }
+
+    /// float16 PRelu with F16C conversions: the exact f32 product (+0 for -0) rounded
+    /// once where `x < 0`; elsewhere `x` passes through unchanged (NaN payloads included).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn prelu_f16(x: &[f16], slope: Slope<'_, f16>, y: &mut [f16]) {
+        let n = x.len() / 8 * 8;
+        let zero = _mm256_setzero_ps();
+        let scalar = match slope {
+            Slope::Scalar(s) => Some(_mm256_set1_ps(s.to_f32())),
+            Slope::Vector(_) => None,
+        };
+        for i in (0..n).step_by(8) {
+            // SAFETY: i + 8 <= n <= len of x, y and a vector slope (same length as x).
+            unsafe {
+                let raw = _mm_loadu_si128(x.as_ptr().add(i).cast());
+                let v = _mm256_cvtph_ps(raw);
+                let s = match (scalar, slope) {
+                    (Some(s), _) => s,
+                    (None, Slope::Vector(s)) => _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr().add(i).cast())),
+                    (None, Slope::Scalar(_)) => unreachable!(),
+                };
+                let product = _mm256_add_ps(_mm256_mul_ps(v, s), zero);
+                let rounded = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(product);
+                // 32-bit lane masks packed to 16-bit lanes, then a bytewise select.
+                let negative = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(v, zero));
+                let mask = _mm_packs_epi32(_mm256_castsi256_si128(negative), _mm256_extracti128_si256::<1>(negative));
+                _mm_storeu_si128(y.as_mut_ptr().add(i).cast(), _mm_blendv_epi8(raw, rounded, mask));
+            }
+        }
+        match slope {
+            Slope::Scalar(s) => {
+                for (y, &x) in y[n..].iter_mut().zip(&x[n..]) {
+                    *y = x.prelu(s);
+                }
+            }
+            Slope::Vector(s) => {
+                for ((y, &x), &s) in y[n..].iter_mut().zip(&x[n..]).zip(&s[n..]) {
+                    *y = x.prelu(s);
+                }
+            }
+        }
+    }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub fn leaky_avx2<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
