@@ -44,7 +44,7 @@ lint:
 	cargo clippy --all-targets --features fault-injection -- -D warnings
 
 test-rust: venv build
-	$(RUN) cargo test --all-targets
+	$(RUN) cargo test --lib --tests --examples
 
 test-python: venv build build-faults
 	$(PY) -m pytest -q tests/python
