@@ -88,15 +88,15 @@ struct Bound {
     binding: ort::session::IoBinding,
 }
 
-fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize]) -> Bound {
+fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize], out_shape: &[usize]) -> Bound {
     let session = ort_session(model, true, threads).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let mut binding = session.create_binding().expect("create binding");
     let x: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "bench")).expect("input");
     // ORT binds outputs only to tensors it allocated.
     let alloc = session.allocator();
     let y: DynValue = match dt {
-        Dt::F32 => Tensor::<f32>::new(alloc, shape.to_vec()).map(Tensor::into_dyn),
-        Dt::F16 => Tensor::<half::f16>::new(alloc, shape.to_vec()).map(Tensor::into_dyn),
+        Dt::F32 => Tensor::<f32>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
+        Dt::F16 => Tensor::<half::f16>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
         other => panic!("no benchmark for {other:?}"),
     }
     .expect("output");
@@ -113,7 +113,7 @@ fn run_time(b: &mut Bound, budget: Duration) -> Duration {
 }
 
 /// Times rectify against `other` (built-in, or another rectify model) on one shape,
-/// interleaved in rounds so drift hits both alike.
+/// interleaved in rounds so drift hits both alike. Models are in models/bench.
 fn compare(
     rectify: &str,
     other: Option<&str>,
@@ -121,9 +121,21 @@ fn compare(
     dt: Dt,
     shape: &[usize],
 ) -> (Duration, Option<Duration>) {
-    let dir = repo_root().join("models/bench");
-    let mut r = bind(&dir.join(rectify), threads, dt, shape);
-    let mut o = other.map(|m| bind(&dir.join(m), threads, dt, shape));
+    compare_in("models/bench", rectify, other, threads, dt, shape, shape)
+}
+
+fn compare_in(
+    dir: &str,
+    rectify: &str,
+    other: Option<&str>,
+    threads: usize,
+    dt: Dt,
+    shape: &[usize],
+    out_shape: &[usize],
+) -> (Duration, Option<Duration>) {
+    let dir = repo_root().join(dir);
+    let mut r = bind(&dir.join(rectify), threads, dt, shape, out_shape);
+    let mut o = other.map(|m| bind(&dir.join(m), threads, dt, shape, out_shape));
     let (mut tr, mut to) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         tr.push(run_time(&mut r, Duration::from_millis(60)));
@@ -196,6 +208,27 @@ fn model_rows(rows: &mut Vec<Row>) {
                 }
             }
         }
+        // The PRelu-heavy face-embedding network, end to end (rectify form vs built-in form).
+        let (r, o) = compare_in(
+            "models",
+            "facenet.onnx",
+            Some("facenet.builtin.onnx"),
+            threads,
+            Dt::F32,
+            &[1, 3, 112, 112],
+            &[1, 128],
+        );
+        rows.push(Row {
+            case: "FaceNet (MobileFaceNet-style), end to end".into(),
+            dtype: "float",
+            nodes: 1,
+            elements: 3 * 112 * 112,
+            threads,
+            rectify: r,
+            other: o,
+            memcpy: memcpy_time(3 * 112 * 112 * 4),
+            bytes: 3 * 112 * 112 * 4,
+        });
         // RRelu training against rectify's own LeakyRelu (P5): "other" is LeakyRelu here.
         for n in [64 * K, M, 4 * M] {
             let (r, o) = compare(
@@ -303,11 +336,12 @@ fn targets(rows: &[Row]) -> String {
         ),
         ("P4", "kernel ÷ copy_from_slice, 1 thread", 0.9, worst(&|r| r.case.starts_with("kernel"), &Row::vs_memcpy)),
         (
-            "P5",
-            "RRelu training ÷ LeakyRelu (throughput)",
-            0.5,
-            worst(&|r| r.case.starts_with("RRelu"), &|r: &Row| 1.0 / speed(r)),
+            "FaceNet",
+            "face-embedding network end to end ÷ built-in form, 1 and 2 threads",
+            1.3,
+            worst(&|r| r.case.starts_with("FaceNet"), &speed),
         ),
+        ("P5", "RRelu training ÷ LeakyRelu (throughput)", 0.5, worst(&|r| r.case.starts_with("RRelu"), &speed)),
     ];
     let mut s = String::from("| target | measure | goal | worst measured | met |\n|---|---|---|---|---|\n");
     for (id, what, goal, got) in p {

@@ -196,6 +196,77 @@ def cnn_models():
     yield rect, twin, meta
 
 
+def facenet_models():
+    """A PRelu-heavy face-embedding network in the style of MobileFaceNet: depthwise-separable
+    convolutions with a PReLU after each (but the linear projections), seeded random weights,
+    1x3x112x112 input, 128-d embedding. Built-in form: PRelu with [C,1,1] slopes; rectify
+    form: PRelu with axis=1 and [C] slopes (PyTorch's nn.PReLU(C) layout)."""
+    rng = np.random.default_rng(SEED + 1)
+    inits, nodes_b, nodes_r = [], [], []
+    counter = iter(range(1000))
+
+    def weight(shape, fan_in):
+        name = f"w{next(counter)}"
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32), name))
+        return name
+
+    def conv(x, cin, cout, k, stride=1, group=1, pad=None):
+        w = weight([cout, cin // group, k, k], cin // group * k * k)
+        b = f"b{next(counter)}"
+        inits.append(numpy_helper.from_array((rng.standard_normal(cout) * 0.01).astype(np.float32), b))
+        y = f"c{next(counter)}"
+        pad = k // 2 if pad is None else pad
+        node = helper.make_node("Conv", [x, w, b], [y], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, group=group)
+        nodes_b.append(node)
+        nodes_r.append(node)
+        return y
+
+    def prelu(x, channels):
+        slope = rng.uniform(0.05, 0.3, channels).astype(np.float32)
+        sb, sr, y = f"sb{next(counter)}", f"sr{next(counter)}", f"p{next(counter)}"
+        inits.append(numpy_helper.from_array(slope.reshape(channels, 1, 1), sb))
+        inits.append(numpy_helper.from_array(slope, sr))
+        nodes_b.append(helper.make_node("PRelu", [x, sb], [y]))
+        nodes_r.append(helper.make_node("PRelu", [x, sr], [y], domain=DOMAIN, axis=1))
+        return y
+
+    def add(a, b):
+        y = f"a{next(counter)}"
+        node = helper.make_node("Add", [a, b], [y])
+        nodes_b.append(node)
+        nodes_r.append(node)
+        return y
+
+    x = prelu(conv("X", 3, 64, 3, stride=2), 64)  # 56x56
+    x = prelu(conv(x, 64, 64, 3, group=64), 64)
+    # (expansion, out channels, repeats, first stride): MobileFaceNet's bottlenecks, slimmed.
+    cin = 64
+    for t, cout, n, s in [(2, 64, 2, 2), (4, 96, 2, 2), (2, 96, 2, 1), (4, 128, 1, 2), (2, 128, 2, 1)]:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hidden = cin * t
+            h = prelu(conv(x, cin, hidden, 1), hidden)
+            h = prelu(conv(h, hidden, hidden, 3, stride=stride, group=hidden), hidden)
+            h = conv(h, hidden, cout, 1)  # linear bottleneck
+            x = add(x, h) if stride == 1 and cin == cout else h
+            cin = cout
+    x = prelu(conv(x, cin, 256, 1), 256)  # 7x7
+    x = conv(x, 256, 256, 7, group=256, pad=0)  # global depthwise: 7x7 -> 1x1
+    x = conv(x, 256, 128, 1)
+    flat = helper.make_node("Flatten", [x], ["Y"])
+    nodes_b.append(flat)
+    nodes_r.append(flat)
+    ins, outs = [value("X", "float", [1, 3, 112, 112])], [value("Y", "float", [1, 128])]
+    rect = make_model("facenet", nodes_r, ins, outs, inits)
+    twin = make_model("facenet.builtin", nodes_b, ins, outs, inits)
+    # Each model keeps only the slopes it uses.
+    for m, drop in ((rect, "sb"), (twin, "sr")):
+        keep = [t for t in m.graph.initializer if not t.name.startswith(drop)]
+        del m.graph.initializer[:]
+        m.graph.initializer.extend(keep)
+    yield rect, twin, {"op": "FaceNet", "dtype": "float", "attributes": {}, "inputs": [["X", [1, 3, 112, 112]]]}
+
+
 def chain(name, dtype, nodes, x_shape, make_node, initializers=()):
     """`nodes` identical nodes, each feeding the next: X -> ... -> Y."""
     names = ["X"] + [f"t{i}" for i in range(1, nodes)] + ["Y"]
@@ -242,7 +313,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     manifest = []
     generators = [leaky_relu_models, prelu_models, rrelu_models]
-    sets = [g(dtype) for g in generators for dtype in DTYPES] + [cnn_models()]
+    sets = [g(dtype) for g in generators for dtype in DTYPES] + [cnn_models(), facenet_models()]
     for models in sets:
         for rect, twin, meta in models:
             entry = {"name": rect.graph.name, "model": f"{rect.graph.name}.onnx", "twin": None}

@@ -100,7 +100,7 @@ def test_rectify_equals_the_reference_and_the_builtin_twin(library, entry):
     rng = np.random.default_rng(zlib.crc32(entry["name"].encode()))
     feeds = {n: make_input(n, dtype, s, rng, entry.get("input_kind")) for n, s in entry["inputs"]}
     got = session(library, (ROOT / "models" / entry["model"]).read_bytes()).run(None, feeds)[0]
-    if entry["op"] != "CNN":
+    if entry["op"] not in ("CNN", "FaceNet"):  # whole networks: no closed form
         assert_same_bits(got, reference(entry, feeds), feeds, nan_as_nan=True)
     if ort.__version__ == PINNED:
         twin = ort.InferenceSession(str(ROOT / "models" / entry["twin"]), providers=["CPUExecutionProvider"])
