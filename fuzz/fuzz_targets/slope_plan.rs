@@ -74,7 +74,7 @@ fuzz_target!(|case: Case| {
     let cut = usize::from(case.split) % (plan.len() + 1);
     let mut split = vec![0.0; plan.len()];
     let (head, tail) = split.split_at_mut(cut);
-    plan.run_range(&x, &slope, 0..cut, head);
-    plan.run_range(&x, &slope, cut..plan.len(), tail);
+    plan.run_range(&x[..cut], &slope, 0..cut, head);
+    plan.run_range(&x[cut..], &slope, cut..plan.len(), tail);
     assert_eq!(split, want, "split at {cut}");
 });

@@ -2,6 +2,7 @@
 //! adapts these.
 
 pub mod element;
+pub mod in_place;
 pub mod leaky_relu;
 pub mod prelu;
 pub mod rng;
@@ -9,6 +10,7 @@ pub mod rrelu;
 pub mod simd;
 
 pub use element::{Element, Slope};
+pub use in_place::in_place;
 pub use leaky_relu::{LeakyRelu, leaky_relu};
 pub use prelu::{Prelu, SlopePlan, broadcast_slope};
 pub use rrelu::Rrelu;

@@ -167,10 +167,11 @@ impl SlopePlan {
         offset
     }
 
-    /// Computes `y[range]` for the elements `range` of the whole tensor; `y` holds just
-    /// that range. Any split of `0..len` gives the same bits.
+    /// Computes the elements `range` of the whole tensor; `x` and `y` hold just that range.
+    /// Any split of `0..len` gives the same bits.
     pub fn run_range<T: Element>(&self, x: &[T], slope: &[T], range: Range<usize>, y: &mut [T]) {
-        assert_eq!(x.len(), self.len, "prelu: x length does not match the plan");
+        assert!(range.end <= self.len, "prelu: range past the end of the plan");
+        assert_eq!(x.len(), range.len(), "prelu: input length does not match the range");
         assert_eq!(slope.len(), self.slope_len, "prelu: slope length does not match the plan");
         assert_eq!(y.len(), range.len(), "prelu: output length does not match the range");
         let level = Level::best();
@@ -180,7 +181,7 @@ impl SlopePlan {
             let row = pos / self.inner_len;
             let col = pos % self.inner_len;
             let take = (self.inner_len - col).min(range.end - pos);
-            let xs = &x[pos..pos + take];
+            let xs = &x[out..out + take];
             let ys = &mut y[out..out + take];
             let base = self.row_offset(row);
             let row_slope = if self.inner_stride == 0 {
@@ -241,7 +242,8 @@ mod tests {
             let mut y = vec![0.0; plan.len()];
             for (i, ys) in y.chunks_mut(chunk).enumerate() {
                 let start = i * chunk;
-                plan.run_range(&x, &slope, start..start + ys.len(), ys);
+                let range = start..start + ys.len();
+                plan.run_range(&x[range.clone()], &slope, range, ys);
             }
             assert_eq!(y, want, "chunk {chunk}: x {x_shape:?} slope {slope_shape:?}");
         }

@@ -17,14 +17,36 @@ use crate::ops::{DType, OpKind};
 /// One (op, element type) pair as ONNX Runtime sees it.
 #[repr(C)]
 pub struct RectifyOp {
+    /// The version-17 layout (ort-sys without `api-18`).
     base: OrtCustomOp,
+    /// The fields ONNX Runtime reads from version 18 on, right after the v17 layout.
+    v18: InplaceFields,
     kind: OpKind,
     dtype: DType,
     api: Api,
 }
 
+type IndexPairs = unsafe extern "system" fn(*mut *mut c_int, *mut *mut c_int) -> usize;
+type ReleasePairs = unsafe extern "system" fn(*mut c_int, *mut c_int);
+
+/// `GetMayInplace`, `ReleaseMayInplace`, `GetAliasMap`, `ReleaseAliasMap` (NULL = absent).
+#[repr(C)]
+struct InplaceFields {
+    get_may_inplace: Option<IndexPairs>,
+    release_may_inplace: Option<ReleasePairs>,
+    get_alias_map: Option<IndexPairs>,
+    release_alias_map: Option<ReleasePairs>,
+}
+
+// The v18 fields must sit right after GetEndVersion: fail the build if ort-sys ever comes
+// with `api-18` (then OrtCustomOp would already hold them).
+const _: () = assert!(
+    std::mem::size_of::<OrtCustomOp>()
+        == std::mem::offset_of!(OrtCustomOp, GetEndVersion) + std::mem::size_of::<usize>()
+);
+
 impl RectifyOp {
-    /// Fills every callback ORT may read at `api_version` (16 or 17); the rest stays zero.
+    /// Fills every callback ORT may read at `api_version` (16, 17 or 18); the rest stays zero.
     pub fn new(kind: OpKind, dtype: DType, api: Api, api_version: u32) -> Self {
         // SAFETY: OrtCustomOp is a u32 and optional function pointers: all-zero is valid.
         let mut base: OrtCustomOp = unsafe { std::mem::zeroed() };
@@ -50,7 +72,19 @@ impl RectifyOp {
             base.GetStartVersion = Some(get_start_version);
             base.GetEndVersion = Some(get_end_version);
         }
-        Self { base, kind, dtype, api }
+        let mut v18 = InplaceFields {
+            get_may_inplace: None,
+            release_may_inplace: None,
+            get_alias_map: None,
+            release_alias_map: None,
+        };
+        // Y may reuse X's buffer for the element-wise ops (saves an allocation and the
+        // traffic of a second tensor); RRelu keeps X, since its Slope output follows it.
+        if api_version >= 18 && kind != OpKind::RRelu {
+            v18.get_may_inplace = Some(may_inplace);
+            v18.release_may_inplace = Some(release_may_inplace);
+        }
+        Self { base, v18, kind, dtype, api }
     }
 
     pub fn as_raw(&self) -> *const OrtCustomOp {
@@ -145,6 +179,30 @@ unsafe extern "system" fn get_variadic_min_arity(_: *const OrtCustomOp) -> c_int
 
 unsafe extern "system" fn get_variadic_homogeneity(_: *const OrtCustomOp) -> c_int {
     1
+}
+
+/// Input 0 may share its buffer with output 0. ORT frees the arrays with
+/// [`release_may_inplace`].
+unsafe extern "system" fn may_inplace(input_index: *mut *mut c_int, output_index: *mut *mut c_int) -> usize {
+    boundary::catch_or(0, || {
+        // SAFETY: ORT passes two out-pointers; each gets a one-element array it hands back.
+        unsafe {
+            *input_index = Box::into_raw(Box::new([0 as c_int])).cast();
+            *output_index = Box::into_raw(Box::new([0 as c_int])).cast();
+        }
+        1
+    })
+}
+
+unsafe extern "system" fn release_may_inplace(input_index: *mut c_int, output_index: *mut c_int) {
+    boundary::catch_or((), || {
+        for p in [input_index, output_index] {
+            if !p.is_null() {
+                // SAFETY: `p` came from Box::into_raw of a [c_int; 1] in `may_inplace`.
+                drop(unsafe { Box::from_raw(p.cast::<[c_int; 1]>()) });
+            }
+        }
+    })
 }
 
 unsafe extern "system" fn get_start_version(_: *const OrtCustomOp) -> c_int {
@@ -243,5 +301,6 @@ mod tests {
     #[test]
     fn op_struct_starts_with_the_ort_layout() {
         assert_eq!(std::mem::offset_of!(RectifyOp, base), 0);
+        assert_eq!(std::mem::offset_of!(RectifyOp, v18), std::mem::size_of::<OrtCustomOp>());
     }
 }

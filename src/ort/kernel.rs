@@ -14,8 +14,8 @@ use ort_sys::ONNXTensorElementDataType::{
 use super::api::{Api, KernelContext, TensorView};
 use crate::boundary;
 use crate::error::{Error, Result};
-use crate::kernels::Element;
 use crate::kernels::prelu::element_count;
+use crate::kernels::{Element, in_place};
 use crate::ops::{DType, OpParams};
 
 /// Elements per ParallelFor task; tensors shorter than two grains run in the caller.
@@ -83,8 +83,20 @@ impl Kernel {
         let op = self.op();
         let x = required(op, "X", ctx.input(op, 0)?)?;
         let len = element_count(op, "X", &x.shape)?;
-        let xs = input_slice::<T>(op, "X", &x, len)?;
+        check_type::<T>(op, "X", &x)?;
         let mut y = required(op, "Y", ctx.output(op, 0, &x.shape)?)?;
+        // ORT may hand us X's own buffer as Y (we allow it for LeakyRelu and PRelu): then
+        // there is no separate input slice, and the kernels run block-wise in place.
+        let aliased = len > 0 && x.data == y.data;
+        let x_copy: Vec<T>;
+        let xs: Option<&[T]> = match (aliased, self.params) {
+            (false, _) => Some(input_slice::<T>(op, "X", &x, len)?),
+            (true, OpParams::RRelu(_)) => {
+                x_copy = input_slice::<T>(op, "X", &x, len)?.to_vec(); // never offered in place
+                Some(&x_copy)
+            }
+            (true, _) => None,
+        };
         let ys = output_slice::<T>(op, "Y", &mut y, len)?;
         match self.params {
             OpParams::LeakyRelu(p) => run_chunked(ctx, op, ys, None, &|c| {
@@ -92,15 +104,28 @@ impl Kernel {
                 if c.start > 0 {
                     super::fault::inject(super::fault::Point::ParallelTask, &self.params);
                 }
-                p.run(&xs[c.range()], c.y)
+                match xs {
+                    Some(xs) => p.run(&xs[c.range()], c.y),
+                    None => in_place(c.y, |_, x, y| p.run(x, y)),
+                }
             }),
             OpParams::PRelu(p) => {
                 let slope = required(op, "slope", ctx.input(op, 1)?)?;
                 let plan = p.plan(&x.shape, &slope.shape)?;
                 let slopes = input_slice::<T>(op, "slope", &slope, plan.slope_len())?;
-                run_chunked(ctx, op, ys, None, &|c| plan.run_range(xs, slopes, c.range(), c.y))
+                run_chunked(ctx, op, ys, None, &|c| {
+                    let start = c.start;
+                    match xs {
+                        Some(xs) => plan.run_range(&xs[c.range()], slopes, c.range(), c.y),
+                        None => in_place(c.y, |offset, x, y| {
+                            let from = start + offset;
+                            plan.run_range(x, slopes, from..from + x.len(), y)
+                        }),
+                    }
+                })
             }
             OpParams::RRelu(p) => {
+                let xs = xs.expect("RRelu always has a separate input slice");
                 let run = self.runs.fetch_add(1, Ordering::Relaxed);
                 let mut slope = match ctx.output_count(op)? {
                     0 | 1 => None,
@@ -145,7 +170,8 @@ fn input_slice<'a, T: OrtElement>(op: &'static str, name: &str, t: &'a TensorVie
         return Ok(&[]);
     }
     // SAFETY: ORT's tensor holds `len` elements of T (type checked above), valid and not
-    // written while this compute call runs; inputs never alias our outputs.
+    // written while this compute call runs; the caller takes it only when no output
+    // aliases it (or drops it before making the output slice).
     Ok(unsafe { std::slice::from_raw_parts(t.data.cast::<T>(), len) })
 }
 

@@ -21,8 +21,9 @@ use crate::ops::{DOMAIN, DTYPES, OPS};
 
 /// Oldest ONNX Runtime whose API has the V2 kernel callbacks rectify relies on.
 pub const MIN_ORT_MINOR: u32 = 16;
-/// Newest `OrtCustomOp` layout rectify fills (ort-sys's v17 struct).
-pub const MAX_OP_VERSION: u32 = 17;
+/// Newest `OrtCustomOp` layout rectify fills (ort-sys's v17 struct plus the v18 in-place
+/// fields of `RectifyOp`).
+pub const MAX_OP_VERSION: u32 = 18;
 
 const REGISTER: &str = "RegisterCustomOps";
 
@@ -185,10 +186,11 @@ mod tests {
 
     #[test]
     fn negotiation_caps_at_the_filled_layout() {
-        assert_eq!(negotiate_api_version("1.31.1"), Ok(17));
+        assert_eq!(negotiate_api_version("1.31.1"), Ok(18));
+        assert_eq!(negotiate_api_version("1.18.0"), Ok(18));
         assert_eq!(negotiate_api_version("1.17.0"), Ok(17));
         assert_eq!(negotiate_api_version("1.16.3"), Ok(16));
-        assert_eq!(negotiate_api_version("2.0.0"), Ok(17));
+        assert_eq!(negotiate_api_version("2.0.0"), Ok(18));
     }
 
     #[test]

@@ -1,0 +1,42 @@
+//! Running an out-of-place kernel on one buffer, for when ONNX Runtime reuses X's buffer
+//! for Y: each block of the input is copied aside (in L1) before the kernel overwrites it.
+//! One kernel code path serves both cases, so in place and out of place give the same bits.
+
+use super::element::Element;
+
+/// Elements per block: small enough to stay in L1 next to the output block.
+const BLOCK: usize = 1024;
+
+/// Calls `f(offset, x, y)` over `buffer` in blocks, where `y` is a block of `buffer` and `x`
+/// a copy of that block taken before `f` runs.
+pub fn in_place<T: Element>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
+    let mut copy = [T::ONE; BLOCK];
+    for (i, block) in buffer.chunks_mut(BLOCK).enumerate() {
+        let x = &mut copy[..block.len()];
+        x.copy_from_slice(block);
+        f(i * BLOCK, x, block);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{Prelu, leaky_relu};
+
+    #[test]
+    fn in_place_gives_the_out_of_place_bits() {
+        let x: Vec<f32> = (0..5000).map(|i| (i as f32 * 0.731).sin() * 3.0).collect();
+        let mut want = vec![0.0; x.len()];
+        leaky_relu(&x, &mut want, 0.1);
+        let mut buffer = x.clone();
+        in_place(&mut buffer, |_, x, y| leaky_relu(x, y, 0.1));
+        assert_eq!(buffer, want);
+
+        let plan = Prelu::new(Some(1)).plan(&[2, 5, 500], &[5]).unwrap();
+        let slope = [0.5, -0.25, 0.0, 1.5, 0.125];
+        plan.run(&x[..5000], &slope, &mut want);
+        let mut buffer = x.clone();
+        in_place(&mut buffer, |offset, x, y| plan.run_range(x, &slope, offset..offset + x.len(), y));
+        assert_eq!(buffer, want);
+    }
+}
