@@ -8,6 +8,7 @@
 use super::element::Element;
 use super::leaky_relu::leaky_relu;
 use super::rng::UniformStream;
+use super::simd::{self, Level};
 use crate::error::{Error, Result};
 
 pub const OP: &str = "RRelu";
@@ -89,44 +90,88 @@ impl Rrelu {
             return;
         }
         let stream = UniformStream::new(self.seed, run);
-        let mut draws = [0.0f32; 256];
-        let mut slope = slope;
-        for (block, (xs, ys)) in x.chunks(draws.len()).zip(y.chunks_mut(draws.len())).enumerate() {
-            let offset = block * draws.len();
+        simd::rrelu_train(Level::best(), self, &self.slope_range::<T>(), &stream, start, x, y, slope);
+    }
+
+    /// Training over one range: the body `simd::rrelu_train` compiles for each ISA.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn train<T: Element>(
+        &self,
+        range: &SlopeRange<T>,
+        stream: &UniformStream,
+        start: usize,
+        x: &[T],
+        y: &mut [T],
+        mut slope: Option<&mut [T]>,
+    ) {
+        const BLOCK: usize = 256;
+        let mut draws = [0.0f32; BLOCK];
+        for (block, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
+            let offset = block * BLOCK;
             let draws = &mut draws[..xs.len()];
             stream.fill(start + offset, draws);
-            for (i, (&x, y)) in xs.iter().zip(ys.iter_mut()).enumerate() {
-                let a = self.slope_from_uniform::<T>(draws[i]);
-                let negative = x.is_negative();
-                // The LeakyRelu rule with this element's slope.
-                *y = x.leaky_with(a);
-                if let Some(slope) = slope.as_deref_mut() {
-                    slope[offset + i] = if negative { a } else { T::ONE };
+            match slope.as_deref_mut() {
+                Some(slope) => {
+                    let slope = &mut slope[offset..offset + xs.len()];
+                    for (((y, s), &x), &u) in ys.iter_mut().zip(slope).zip(xs).zip(draws.iter()) {
+                        let a = range.pick(u);
+                        *y = x.leaky_with(a); // LeakyRelu's rule with this element's slope
+                        *s = if x.is_negative() { a } else { T::ONE };
+                    }
+                }
+                None => {
+                    for ((y, &x), &u) in ys.iter_mut().zip(xs).zip(draws.iter()) {
+                        *y = x.leaky_with(range.pick(u));
+                    }
                 }
             }
         }
     }
 
-    /// Maps a uniform draw in [0, 1) onto [lower, upper) in `T`, stepping back inside the
-    /// interval when rounding to `T` left it (a single point when `lower == upper`; when no
-    /// value of `T` lies inside, the one just above `lower`). The affine map is done in f64,
-    /// where `upper - lower` cannot overflow and lands within one step of the interval.
-    fn slope_from_uniform<T: Element>(&self, u: f32) -> T {
+    /// The slope interval in `T`, found once per call.
+    fn slope_range<T: Element>(&self) -> SlopeRange<T> {
         let (lower, upper) = (f64::from(self.lower), f64::from(self.upper));
-        let mut a = T::from_f64(lower + (upper - lower) * f64::from(u));
-        if lower < upper {
-            for _ in 0..2 {
-                if a.to_f64() >= upper {
-                    a = a.next_down();
-                }
+        let (mut lo, mut hi) = (T::from_f64(lower), T::from_f64(upper));
+        for _ in 0..2 {
+            if lo.to_f64() < lower {
+                lo = lo.next_up();
             }
-            for _ in 0..2 {
-                if a.to_f64() < lower {
-                    a = a.next_up();
-                }
+            if hi.to_f64() >= upper {
+                hi = hi.next_down();
             }
         }
-        a
+        SlopeRange { lower, width: upper - lower, lo, hi, point: lower == upper }
+    }
+
+    #[cfg(test)]
+    fn slope_from_uniform<T: Element>(&self, u: f32) -> T {
+        self.slope_range::<T>().pick(u)
+    }
+}
+
+/// Where RRelu's slopes live in `T`: `lo` is the smallest value >= lower, `hi` the largest
+/// < upper. A draw `u` in [0, 1) maps to `lower + (upper - lower)·u` in f64 (no overflow, at
+/// most a step outside after rounding to `T`), then is clamped to [lo, hi]; when no value of
+/// `T` lies inside, `lo`; when `lower == upper`, that one point.
+#[derive(Clone, Copy, Debug)]
+pub struct SlopeRange<T> {
+    lower: f64,
+    width: f64,
+    lo: T,
+    hi: T,
+    point: bool,
+}
+
+impl<T: Element> SlopeRange<T> {
+    #[inline(always)]
+    fn pick(&self, u: f32) -> T {
+        let a = T::from_f64(self.lower + self.width * f64::from(u));
+        if self.point {
+            return a;
+        }
+        let a = if a > self.hi { self.hi } else { a };
+        if a < self.lo { self.lo } else { a }
     }
 }
 

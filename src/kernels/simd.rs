@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use half::f16;
 
 use super::element::{Element, Slope};
+use super::rng::UniformStream;
+use super::rrelu::{Rrelu, SlopeRange};
 
 /// An instruction-set level this CPU supports. Only [`Level::best`] and
 /// [`Level::supported`] make one, so holding a `Level` proves the CPU has it.
@@ -118,13 +120,36 @@ pub fn prelu_row<T: Element>(level: Level, x: &[T], slope: Slope<'_, T>, y: &mut
     }
 }
 
+/// RRelu training ([`Rrelu::train`]) compiled for `level`.
+#[allow(clippy::too_many_arguments)]
+pub fn rrelu_train<T: Element>(
+    level: Level,
+    op: &Rrelu,
+    range: &SlopeRange<T>,
+    stream: &UniformStream,
+    start: usize,
+    x: &[T],
+    y: &mut [T],
+    slope: Option<&mut [T]>,
+) {
+    match level.0 {
+        Isa::Portable => op.train(range, stream, start, x, y, slope),
+        // SAFETY: a Level exists only for ISAs this CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { x86::rrelu_avx2(op, range, stream, start, x, y, slope) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { x86::rrelu_avx512(op, range, stream, start, x, y, slope) },
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
     use half::f16;
 
-    use super::{Element, Slope};
+    use super::{Element, Rrelu, Slope, SlopeRange, UniformStream};
 
     /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha
     /// : x` in f32, round once (RNE). The tail takes the scalar rule; the tests check every
@@ -187,6 +212,34 @@ mod x86 {
                 }
             }
         }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub fn rrelu_avx2<T: Element>(
+        op: &Rrelu,
+        range: &SlopeRange<T>,
+        stream: &UniformStream,
+        start: usize,
+        x: &[T],
+        y: &mut [T],
+        slope: Option<&mut [T]>,
+    ) {
+        op.train(range, stream, start, x, y, slope)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn rrelu_avx512<T: Element>(
+        op: &Rrelu,
+        range: &SlopeRange<T>,
+        stream: &UniformStream,
+        start: usize,
+        x: &[T],
+        y: &mut [T],
+        slope: Option<&mut [T]>,
+    ) {
+        op.train(range, stream, start, x, y, slope)
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
