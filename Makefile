@@ -62,9 +62,10 @@ check-models: venv
 models: venv
 	$(PY) models/generate.py
 
-# Model-level and kernel benchmark; writes docs/BENCHMARKS.md and docs/benchmarks.svg.
+# Model-level and kernel benchmarks; ort_chains writes docs/BENCHMARKS.md and docs/benchmarks.svg.
 bench: venv build
 	$(RUN) cargo bench --bench ort_chains -- --write
+	cargo bench --bench kernels
 
 # Long checks, not part of `make test` (see docs/RELIABILITY.md). They use nightly-only
 # flags through RUSTC_BOOTSTRAP=1 on the stable toolchain.

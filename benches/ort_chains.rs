@@ -376,7 +376,9 @@ fn main() {
              the inexact seed formula `0.5(1+a)x + 0.5(1-a)|x|`, shown for comparison only). Model rows are chains of \
              `nodes` identical nodes with inputs and outputs bound once (I/O binding); `rectify ÷ memcpy` compares \
              throughput with `copy_from_slice` of the same bytes, once per node.\n\n## Targets (issue 6)\n\n{targets}\n\
-             ## All rows\n\n{table}\n![throughput vs size](benchmarks.svg)\n",
+             ## All rows\n\n{table}\n![throughput vs size](benchmarks.svg)\n\n\
+             Kernel micro-benchmarks with criterion (`cargo bench --bench kernels`): \
+             [BENCHMARKS-kernels.md](BENCHMARKS-kernels.md).\n",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             rectify::kernels::simd::Level::best().name(),
         );
