@@ -2,6 +2,7 @@
 //! and the host adapters that ship them (`librectify.so` for ONNX Runtime).
 
 mod boundary;
+mod capi;
 pub mod error;
 pub mod kernels;
 pub mod ops;

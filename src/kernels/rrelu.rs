@@ -25,7 +25,22 @@ pub struct Rrelu {
 }
 
 impl Rrelu {
+    /// From ONNX attributes: `training` is 0 or 1, `seed` is >= 0.
     pub fn new(lower: f32, upper: f32, training: i64, seed: i64) -> Result<Self> {
+        let training = match training {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(Error::invalid(OP, format!("attribute 'training' must be 0 or 1, got {other}")));
+            }
+        };
+        let seed = u64::try_from(seed)
+            .map_err(|_| Error::invalid(OP, format!("attribute 'seed' must be >= 0, got {seed}")))?;
+        Self::with_mode(lower, upper, training, seed)
+    }
+
+    /// From typed values (the C API and other hosts); checks the bounds.
+    pub fn with_mode(lower: f32, upper: f32, training: bool, seed: u64) -> Result<Self> {
         for (name, value) in [("lower", lower), ("upper", upper)] {
             if !value.is_finite() {
                 return Err(Error::invalid(OP, format!("attribute '{name}' must be finite, got {value}")));
@@ -37,15 +52,6 @@ impl Rrelu {
                 format!("attribute 'lower' ({lower}) must not exceed attribute 'upper' ({upper})"),
             ));
         }
-        let training = match training {
-            0 => false,
-            1 => true,
-            other => {
-                return Err(Error::invalid(OP, format!("attribute 'training' must be 0 or 1, got {other}")));
-            }
-        };
-        let seed = u64::try_from(seed)
-            .map_err(|_| Error::invalid(OP, format!("attribute 'seed' must be >= 0, got {seed}")))?;
         Ok(Self { lower, upper, training, seed })
     }
 
