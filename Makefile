@@ -40,11 +40,11 @@ test: venv build lint check-models test-rust test-python test-python-old
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features tract -- -D warnings
 	cargo clippy --all-targets --features fault-injection -- -D warnings
 
 test-rust: venv build
-	$(RUN) cargo test --lib --tests --examples
+	$(RUN) cargo test --features tract --lib --tests --examples
 
 test-python: venv build build-faults
 	$(PY) -m pytest -q tests/python

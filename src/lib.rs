@@ -7,5 +7,7 @@ pub mod error;
 pub mod kernels;
 pub mod ops;
 mod ort;
+#[cfg(feature = "tract")]
+pub mod tract;
 
 pub use error::{Error, ErrorKind, Result};

@@ -147,46 +147,62 @@ pub fn ort_time(session: &mut Session, inputs: &[(String, Data)]) -> Result<Dura
 
 /// Runs a model in tract (built-in ops only) on `inputs`.
 pub fn tract_run(model: &Path, inputs: &[(String, Data)]) -> Result<Vec<Data>> {
+    let mut runs = tract_runs(tract_onnx::onnx(), model, inputs, 1)?;
+    Ok(runs.remove(0))
+}
+
+/// Runs a model `runs` times in tract with rectify's ops registered (the tract host).
+#[cfg(feature = "tract")]
+pub fn tract_rectify_runs(model: &Path, inputs: &[(String, Data)], runs: usize) -> Result<Vec<Vec<Data>>> {
+    let mut onnx = tract_onnx::onnx();
+    rectify::tract::register(&mut onnx);
+    tract_runs(onnx, model, inputs, runs)
+}
+
+fn tract_runs(onnx: tract_onnx::Onnx, model: &Path, inputs: &[(String, Data)], runs: usize) -> Result<Vec<Vec<Data>>> {
     let dt = inputs[0].1.dt;
-    let values: TVec<_> = inputs
-        .iter()
-        .map(|(_, d)| {
-            let t = match d.dt {
-                Dt::F32 => {
-                    let v: Vec<f32> = d.bits.iter().map(|&b| f32::from_bits(b as u32)).collect();
-                    TractTensor::from_shape(&d.shape, &v)
-                }
-                Dt::F64 => {
-                    let v: Vec<f64> = d.bits.iter().map(|&b| f64::from_bits(b)).collect();
-                    TractTensor::from_shape(&d.shape, &v)
-                }
-                Dt::F16 => {
-                    let v: Vec<f16> = d.bits.iter().map(|&b| f16::from_bits(b as u16)).collect();
-                    TractTensor::from_shape(&d.shape, &v)
-                }
-                Dt::BF16 => return Err("tract has no bfloat16".to_string()),
-            };
-            Ok(t.map_err(err)?.into_tvalue())
-        })
-        .collect::<Result<_>>()?;
-    let plan = tract_onnx::onnx()
+    let values: TVec<_> = inputs.iter().map(|(_, d)| tract_tensor(d)).collect::<Result<_>>()?;
+    let plan = onnx
         .model_for_path(model)
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
         .map_err(|e| format!("{e:#}"))?;
-    let outputs = plan.run(values).map_err(|e| format!("{e:#}"))?;
-    outputs
-        .iter()
-        .map(|t| {
-            let shape = t.shape().to_vec();
-            let view = t.try_as_plain_ram().map_err(err)?;
-            let bits = match dt {
-                Dt::F32 => view.as_slice::<f32>().map_err(err)?.iter().map(|x| u64::from(x.to_bits())).collect(),
-                Dt::F64 => view.as_slice::<f64>().map_err(err)?.iter().map(|x| x.to_bits()).collect(),
-                Dt::F16 => view.as_slice::<f16>().map_err(err)?.iter().map(|x| u64::from(x.to_bits())).collect(),
-                Dt::BF16 => unreachable!(),
-            };
-            Ok(Data { dt, shape, bits })
+    (0..runs)
+        .map(|_| {
+            let inputs = values.iter().map(|t| t.clone().into_tvalue()).collect();
+            let outputs = plan.run(inputs).map_err(|e| format!("{e:#}"))?;
+            outputs.iter().map(|t| tract_data(dt, t)).collect()
         })
         .collect()
+}
+
+fn tract_tensor(d: &Data) -> Result<TractTensor> {
+    let t = match d.dt {
+        Dt::F32 => {
+            let v: Vec<f32> = d.bits.iter().map(|&b| f32::from_bits(b as u32)).collect();
+            TractTensor::from_shape(&d.shape, &v)
+        }
+        Dt::F64 => {
+            let v: Vec<f64> = d.bits.iter().map(|&b| f64::from_bits(b)).collect();
+            TractTensor::from_shape(&d.shape, &v)
+        }
+        Dt::F16 => {
+            let v: Vec<f16> = d.bits.iter().map(|&b| f16::from_bits(b as u16)).collect();
+            TractTensor::from_shape(&d.shape, &v)
+        }
+        Dt::BF16 => return Err("tract has no bfloat16".to_string()),
+    };
+    t.map_err(err)
+}
+
+fn tract_data(dt: Dt, t: &TractTensor) -> Result<Data> {
+    let shape = t.shape().to_vec();
+    let view = t.try_as_plain_ram().map_err(err)?;
+    let bits = match dt {
+        Dt::F32 => view.as_slice::<f32>().map_err(err)?.iter().map(|x| u64::from(x.to_bits())).collect(),
+        Dt::F64 => view.as_slice::<f64>().map_err(err)?.iter().map(|x| x.to_bits()).collect(),
+        Dt::F16 => view.as_slice::<f16>().map_err(err)?.iter().map(|x| u64::from(x.to_bits())).collect(),
+        Dt::BF16 => return Err("tract has no bfloat16".to_string()),
+    };
+    Ok(Data { dt, shape, bits })
 }
