@@ -10,7 +10,7 @@ VENV_OLD := .venv-ort1.16
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build build-faults demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
+.PHONY: all venv build build-faults cli demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
 
 all: build
 
@@ -33,18 +33,32 @@ build:
 build-faults:
 	cargo build --release -p rectify --features fault-injection --target-dir target/fault-injection
 
-demo: venv build
-	$(RUN) cargo run --quiet --example demo
+# The `rectify` CLI (debug profile: it shares the tract build with the tests).
+CLI := target/debug/rectify
+LIB := target/release/librectify.so
 
-test: venv build lint check-models test-rust test-python test-python-old
+cli:
+	cargo build -p rectify-cli
+
+# The CLI on every model in models/, then a convert round trip on the CNN, verified.
+demo: venv build cli
+	@echo '$$ rectify info' && $(RUN) $(CLI) info --library $(LIB) && echo
+	@echo '$$ rectify verify --brief models/*.onnx' && $(RUN) $(CLI) verify --brief --library $(LIB) models/*.onnx && echo
+	@echo '$$ rectify convert --to builtin models/cnn.onnx target/cnn.builtin.onnx' && \
+	  $(RUN) $(CLI) convert --to builtin models/cnn.onnx target/cnn.builtin.onnx && echo
+	@echo '$$ rectify convert --to rectify target/cnn.builtin.onnx target/cnn.rectify.onnx' && \
+	  $(RUN) $(CLI) convert --to rectify target/cnn.builtin.onnx target/cnn.rectify.onnx && echo
+	@echo '$$ rectify verify target/cnn.rectify.onnx' && $(RUN) $(CLI) verify --library $(LIB) target/cnn.rectify.onnx
+
+test: venv build cli lint check-models test-rust test-python test-python-old
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --features tract -- -D warnings
+	cargo clippy --workspace --all-targets --features rectify/tract -- -D warnings
 	cargo clippy --all-targets --features fault-injection -- -D warnings
 
 test-rust: venv build
-	$(RUN) cargo test --features tract --lib --tests --examples
+	$(RUN) cargo test --workspace --features rectify/tract --lib --bins --tests --examples
 
 test-python: venv build build-faults
 	$(PY) -m pytest -q tests/python

@@ -1,0 +1,283 @@
+//! Tensors as the CLI handles them: an ONNX element type, a shape and little-endian bytes.
+//! One representation for random inputs, `.npy` / `.pb` files, ONNX Runtime and tract.
+
+use anyhow::{Context, Result, bail};
+use half::{bf16, f16};
+
+/// The ONNX element types `verify` can feed and compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemType {
+    F32,
+    F64,
+    F16,
+    BF16,
+    I64,
+    I32,
+    I8,
+    U8,
+    Bool,
+}
+
+impl ElemType {
+    /// From `TensorProto.DataType`.
+    pub fn from_onnx(id: i32) -> Option<Self> {
+        Some(match id {
+            1 => Self::F32,
+            2 => Self::U8,
+            3 => Self::I8,
+            6 => Self::I32,
+            7 => Self::I64,
+            9 => Self::Bool,
+            10 => Self::F16,
+            11 => Self::F64,
+            16 => Self::BF16,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "float",
+            Self::F64 => "double",
+            Self::F16 => "float16",
+            Self::BF16 => "bfloat16",
+            Self::I64 => "int64",
+            Self::I32 => "int32",
+            Self::I8 => "int8",
+            Self::U8 => "uint8",
+            Self::Bool => "bool",
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            Self::F64 | Self::I64 => 8,
+            Self::F32 | Self::I32 => 4,
+            Self::F16 | Self::BF16 => 2,
+            Self::I8 | Self::U8 | Self::Bool => 1,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Self::F32 | Self::F64 | Self::F16 | Self::BF16)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    pub ty: ElemType,
+    pub shape: Vec<usize>,
+    /// Little-endian element bytes, row-major.
+    pub bytes: Vec<u8>,
+}
+
+impl Array {
+    pub fn new(ty: ElemType, shape: Vec<usize>, bytes: Vec<u8>) -> Result<Self> {
+        let len: usize = shape.iter().product();
+        if bytes.len() != len * ty.size() {
+            bail!("{} bytes do not make a {} tensor of shape {shape:?}", bytes.len(), ty.name());
+        }
+        Ok(Self { ty, shape, bytes })
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.ty.size()
+    }
+
+    /// Element `i`'s raw bits, zero-extended.
+    pub fn bits(&self, i: usize) -> u64 {
+        let size = self.ty.size();
+        let mut word = [0u8; 8];
+        word[..size].copy_from_slice(&self.bytes[i * size..(i + 1) * size]);
+        u64::from_le_bytes(word)
+    }
+
+    /// Element `i` as f64 (exact for every type here).
+    pub fn value(&self, i: usize) -> f64 {
+        let b = self.bits(i);
+        match self.ty {
+            ElemType::F32 => f64::from(f32::from_bits(b as u32)),
+            ElemType::F64 => f64::from_bits(b),
+            ElemType::F16 => f16::from_bits(b as u16).to_f64(),
+            ElemType::BF16 => bf16::from_bits(b as u16).to_f64(),
+            ElemType::I64 => b as i64 as f64,
+            ElemType::I32 => b as u32 as i32 as f64,
+            ElemType::I8 => b as u8 as i8 as f64,
+            ElemType::U8 | ElemType::Bool => b as f64,
+        }
+    }
+
+    /// Elements as `T`, read from the bytes.
+    pub fn to_vec<T: FromLe>(&self) -> Vec<T> {
+        self.bytes.chunks_exact(T::SIZE).map(T::from_le).collect()
+    }
+
+    pub fn from_slice<T: FromLe>(ty: ElemType, shape: Vec<usize>, data: &[T]) -> Result<Self> {
+        let mut bytes = Vec::with_capacity(data.len() * T::SIZE);
+        for v in data {
+            v.write_le(&mut bytes);
+        }
+        Self::new(ty, shape, bytes)
+    }
+
+    /// Seeded random values: floats uniform in [-3, 3), integers in [0, 4), bools 50/50.
+    pub fn random(ty: ElemType, shape: Vec<usize>, rng: &mut Rng) -> Self {
+        let len: usize = shape.iter().product();
+        let mut bytes = Vec::with_capacity(len * ty.size());
+        for _ in 0..len {
+            let u = rng.uniform();
+            let v = 6.0 * u - 3.0;
+            match ty {
+                ElemType::F32 => (v as f32).write_le(&mut bytes),
+                ElemType::F64 => v.write_le(&mut bytes),
+                ElemType::F16 => f16::from_f64(v).write_le(&mut bytes),
+                ElemType::BF16 => bf16::from_f64(v).write_le(&mut bytes),
+                ElemType::I64 => ((u * 4.0) as i64).write_le(&mut bytes),
+                ElemType::I32 => ((u * 4.0) as i32).write_le(&mut bytes),
+                ElemType::I8 | ElemType::U8 => bytes.push((u * 4.0) as u8),
+                ElemType::Bool => bytes.push(u8::from(u < 0.5)),
+            }
+        }
+        Self { ty, shape, bytes }
+    }
+}
+
+/// Fixed-size little-endian element codecs.
+pub trait FromLe: Copy {
+    const SIZE: usize;
+    fn from_le(bytes: &[u8]) -> Self;
+    fn write_le(self, out: &mut Vec<u8>);
+}
+
+macro_rules! from_le {
+    ($($t:ty),*) => {$(
+        impl FromLe for $t {
+            const SIZE: usize = size_of::<$t>();
+            fn from_le(bytes: &[u8]) -> Self {
+                <$t>::from_le_bytes(bytes.try_into().expect("chunk of the element size"))
+            }
+            fn write_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+from_le!(f32, f64, f16, bf16, i64, i32, i8, u8);
+
+impl FromLe for bool {
+    const SIZE: usize = 1;
+    fn from_le(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.push(u8::from(self));
+    }
+}
+
+/// SplitMix64: small, seeded, the same on every platform.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// How far apart two outputs are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff {
+    pub max_abs: f64,
+    /// Largest distance in units in the last place (floats); 0 or 1 per element otherwise.
+    pub max_ulp: u64,
+    /// Identical bytes.
+    pub bit_exact: bool,
+    /// Not bit-exact only because NaN payloads differ.
+    pub nan_payloads_only: bool,
+}
+
+impl Diff {
+    /// Equal values, NaN matching NaN whatever its payload, zero signs included.
+    pub fn matches(&self) -> bool {
+        self.bit_exact || self.nan_payloads_only
+    }
+}
+
+/// Compares two tensors of one type and shape.
+pub fn compare(a: &Array, b: &Array) -> Result<Diff> {
+    if a.ty != b.ty || a.shape != b.shape {
+        bail!("{} {:?} against {} {:?}", a.ty.name(), a.shape, b.ty.name(), b.shape);
+    }
+    let (mut max_abs, mut max_ulp, mut payloads_only) = (0.0f64, 0u64, true);
+    for i in 0..a.len() {
+        let (x, y) = (a.bits(i), b.bits(i));
+        if x == y {
+            continue;
+        }
+        let (vx, vy) = (a.value(i), b.value(i));
+        if vx.is_nan() && vy.is_nan() {
+            continue;
+        }
+        payloads_only = false;
+        let abs = if vx.is_nan() || vy.is_nan() { f64::INFINITY } else { (vx - vy).abs() };
+        max_abs = max_abs.max(abs);
+        max_ulp = max_ulp.max(if a.ty.is_float() { ulps(a.ty, x, y) } else { 1 });
+    }
+    let bit_exact = a.bytes == b.bytes;
+    Ok(Diff { max_abs, max_ulp, bit_exact, nan_payloads_only: !bit_exact && payloads_only })
+}
+
+/// Distance between two float bit patterns in steps of the type (-0 and +0 one apart).
+fn ulps(ty: ElemType, a: u64, b: u64) -> u64 {
+    let bits = (ty.size() * 8) as u32;
+    let sign = 1u64 << (bits - 1);
+    let ordered = |x: u64| -> i128 { if x & sign != 0 { -((x & !sign) as i128) - 1 } else { x as i128 } };
+    ordered(a).abs_diff(ordered(b)) as u64
+}
+
+/// Reads an input tensor from `.npy` (numpy's format) or `.pb` (an ONNX TensorProto).
+pub fn read_file(path: &std::path::Path) -> Result<Array> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let parsed = match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => crate::npy::parse(&bytes),
+        Some("pb") => crate::model::tensor_from_proto_bytes(&bytes),
+        _ => bail!("unknown input format: expected a .npy or .pb file"),
+    };
+    parsed.with_context(|| format!("reading {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulps_count_steps_across_zero() {
+        assert_eq!(ulps(ElemType::F32, 0.0f32.to_bits().into(), (-0.0f32).to_bits().into()), 1);
+        assert_eq!(ulps(ElemType::F32, 1.0f32.to_bits().into(), 1.0f32.next_up().to_bits().into()), 1);
+        assert_eq!(ulps(ElemType::F16, 0x3c00, 0x3c02), 2);
+    }
+
+    #[test]
+    fn compare_reports_nan_payloads_and_zero_signs() {
+        let a = Array::from_slice(ElemType::F32, vec![3], &[f32::NAN, 0.0, 1.0]).unwrap();
+        let b = Array::from_slice(ElemType::F32, vec![3], &[f32::from_bits(0x7fc0_0001), 0.0, 1.0]).unwrap();
+        let d = compare(&a, &b).unwrap();
+        assert!(!d.bit_exact && d.nan_payloads_only && d.matches());
+        let c = Array::from_slice(ElemType::F32, vec![3], &[f32::NAN, -0.0, 1.0]).unwrap();
+        let d = compare(&a, &c).unwrap();
+        assert!(!d.matches());
+        assert_eq!((d.max_abs, d.max_ulp), (0.0, 1));
+    }
+}

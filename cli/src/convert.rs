@@ -1,0 +1,273 @@
+//! `rectify convert`: rewrites activation nodes between rectify's domain and the standard
+//! ONNX ops, and fixes the opset imports. Every change (and every node left alone on
+//! purpose) is reported.
+
+use anyhow::{Result, bail};
+use onnx_protobuf::attribute_proto::AttributeType;
+use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
+use rectify::kernels::Rrelu;
+use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
+
+use crate::model::{self, RECTIFY, is_standard, node_label, value_shape};
+
+/// The default-domain opset added when a model had none (LeakyRelu-16 / PRelu-16).
+const STANDARD_OPSET: i64 = 17;
+/// ONNX FLOAT / BFLOAT16 element type ids.
+const FLOAT: i32 = 1;
+const BFLOAT16: i32 = 16;
+const RECTIFY_TYPES: [i32; 4] = [1, 10, 11, 16];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Standard LeakyRelu / PRelu only.
+    Builtin,
+    /// rectify's ops; `all` also rewrites LeakyRelu that ONNX Runtime fuses into a Conv.
+    Rectify { all: bool },
+}
+
+/// What happened to one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub node: String,
+    pub rewritten: bool,
+    pub detail: String,
+}
+
+/// Where the ranks of values the model does not declare come from (shape inference).
+pub type Ranks<'a> = &'a mut dyn FnMut(&str) -> Option<usize>;
+
+/// Rewrites `model` in place; fails (naming the node) when a node cannot be expressed.
+/// `ranks` is asked for the rank of a PRelu input whose shape the model does not declare.
+pub fn convert(model: &mut ModelProto, target: Target, ranks: Ranks<'_>) -> Result<Vec<Change>> {
+    let nested = model::nested_rectify_nodes(model);
+    if !nested.is_empty() {
+        bail!("rectify nodes inside subgraphs are not converted: {}", nested.join(", "));
+    }
+    let changes = match target {
+        Target::Builtin => to_builtin(model::graph_mut(model), ranks)?,
+        Target::Rectify { all } => {
+            // Before opset 7 a PRelu's 1-D slope ran along the channel axis (1), not the last.
+            let channel_slopes = model::opset_version(model, "").is_some_and(|v| v < 7);
+            to_rectify(model::graph_mut(model), all, channel_slopes)
+        }
+    };
+    fix_opsets(model, &changes);
+    Ok(changes)
+}
+
+fn to_builtin(graph: &mut GraphProto, ranks: Ranks<'_>) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    let mut i = 0;
+    while i < graph.node.len() {
+        if graph.node[i].domain != RECTIFY {
+            i += 1;
+            continue;
+        }
+        let label = node_label(&graph.node[i]);
+        let detail = match graph.node[i].op_type.as_str() {
+            "LeakyRelu" => {
+                graph.node[i].domain.clear();
+                "rectify::LeakyRelu -> LeakyRelu".to_string()
+            }
+            "RRelu" => lower_rrelu(&mut graph.node[i], &label)?,
+            "PRelu" => {
+                let (detail, inserted) = lower_prelu(graph, i, &label, ranks)?;
+                i += inserted;
+                detail
+            }
+            other => bail!("node {label}: rectify has no op '{other}'"),
+        };
+        changes.push(Change { node: label, rewritten: true, detail });
+        i += 1;
+    }
+    Ok(changes)
+}
+
+/// RRelu (inference) -> LeakyRelu with alpha = (lower + upper) / 2, as rectify computes it.
+fn lower_rrelu(node: &mut NodeProto, label: &str) -> Result<String> {
+    let float = |name: &str, default: f32| attr(node, name).map_or(default, |a| a.f);
+    let int = |name: &str| attr(node, name).map_or(0, |a| a.i);
+    let params = Rrelu::new(float("lower", DEFAULT_LOWER), float("upper", DEFAULT_UPPER), int("training"), int("seed"))
+        .map_err(|e| anyhow::anyhow!("node {label}: {e}"))?;
+    if params.training() {
+        bail!("node {label}: a training-mode RRelu draws random slopes and has no built-in equivalent");
+    }
+    if node.output.get(1).is_some_and(|o| !o.is_empty()) {
+        bail!("node {label}: RRelu's 'Slope' output has no built-in equivalent (LeakyRelu has one output)");
+    }
+    let alpha = params.mean_slope();
+    node.op_type = "LeakyRelu".into();
+    node.domain.clear();
+    node.output.truncate(1);
+    node.attribute = vec![float_attr("alpha", alpha)];
+    Ok(format!("rectify::RRelu -> LeakyRelu(alpha = (lower + upper) / 2 = {alpha})"))
+}
+
+/// PRelu -> standard PRelu; with `axis`, the 1-D slope reshaped so it broadcasts the same.
+/// Returns what changed and how many nodes were inserted before `index`.
+fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, ranks: Ranks<'_>) -> Result<(String, usize)> {
+    let node = &mut graph.node[index];
+    let axis = attr(node, "axis").map(|a| a.i);
+    node.domain.clear();
+    node.attribute.retain(|a| a.name != "axis");
+    let Some(axis) = axis else { return Ok(("rectify::PRelu -> PRelu".into(), 0)) };
+    let (x, slope) = (node.input[0].clone(), node.input[1].clone());
+    let Some(rank) = value_shape(graph, &x).and_then(|(_, rank)| rank).or_else(|| ranks(&x)) else {
+        bail!(
+            "node {label}: PRelu with axis needs the rank of input '{x}', which neither the model declares nor shape inference finds"
+        )
+    };
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if !(0..rank as i64).contains(&a) {
+        bail!("node {label}: axis {axis} is out of range for input '{x}' of rank {rank}");
+    }
+    let trailing = rank - 1 - a as usize;
+    if trailing == 0 {
+        return Ok((format!("rectify::PRelu(axis={axis}) -> PRelu (slope already aligned)"), 0));
+    }
+    let users = graph.node.iter().filter(|n| n.input.contains(&slope)).count();
+    let is_output = graph.output.iter().any(|o| o.name == slope);
+    if let Some(init) = graph.initializer.iter().position(|t| t.name == slope) {
+        if graph.initializer[init].dims.len() != 1 {
+            bail!("node {label}: slope '{slope}' must be 1-D with axis, got dims {:?}", graph.initializer[init].dims);
+        }
+        let mut dims = graph.initializer[init].dims.clone();
+        dims.extend(std::iter::repeat_n(1, trailing));
+        if users == 1 && !is_output {
+            graph.initializer[init].dims = dims.clone();
+            return Ok((
+                format!("rectify::PRelu(axis={axis}) -> PRelu, initializer '{slope}' reshaped to {dims:?}"),
+                0,
+            ));
+        }
+        let name = unique_name(graph, &format!("{slope}_axis{a}"));
+        let mut copy = graph.initializer[init].clone();
+        copy.name = name.clone();
+        copy.dims = dims.clone();
+        graph.initializer.push(copy);
+        graph.node[index].input[1] = name.clone();
+        return Ok((format!("rectify::PRelu(axis={axis}) -> PRelu, slope copied to initializer '{name}' {dims:?}"), 0));
+    }
+    // A computed slope: insert Reshape(slope, [-1, 1, ...]) right before the node.
+    let shape_name = unique_name(graph, &format!("{slope}_axis{a}_shape"));
+    let reshaped = unique_name(graph, &format!("{slope}_axis{a}"));
+    let mut shape = TensorProto::new();
+    shape.name = shape_name.clone();
+    shape.data_type = 7; // INT64
+    shape.dims = vec![1 + trailing as i64];
+    shape.int64_data = std::iter::once(-1).chain(std::iter::repeat_n(1, trailing)).collect();
+    graph.initializer.push(shape);
+    let mut reshape = NodeProto::new();
+    reshape.op_type = "Reshape".into();
+    reshape.name = unique_name(graph, &format!("{reshaped}_reshape"));
+    reshape.input = vec![slope, shape_name];
+    reshape.output = vec![reshaped.clone()];
+    graph.node[index].input[1] = reshaped.clone();
+    graph.node.insert(index, reshape);
+    Ok((
+        format!("rectify::PRelu(axis={axis}) -> Reshape + PRelu (slope reshaped to [-1{}])", ", 1".repeat(trailing)),
+        1,
+    ))
+}
+
+fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for i in 0..graph.node.len() {
+        let node = &graph.node[i];
+        if !is_standard(&node.domain) || !(node.op_type == "LeakyRelu" || node.op_type == "PRelu") {
+            continue;
+        }
+        let label = node_label(node);
+        let elem_type = value_shape(graph, &node.input[0]).map(|(t, _)| t);
+        let skip = |detail: String| Change { node: label.clone(), rewritten: false, detail };
+        if let Some(t) = elem_type.filter(|t| !RECTIFY_TYPES.contains(t)) {
+            changes.push(skip(format!("element type {t} is not one rectify computes")));
+            continue;
+        }
+        if node.op_type == "LeakyRelu" && !all && fused_into_conv(graph, i, elem_type) {
+            changes.push(skip("ONNX Runtime fuses it into the preceding Conv (--all rewrites it)".into()));
+            continue;
+        }
+        let op = node.op_type.clone();
+        let slope_rank = node.input.get(1).and_then(|s| value_shape(graph, s)).and_then(|(_, rank)| rank);
+        let mut detail = format!("{op} -> rectify::{op}");
+        if op == "PRelu" && channel_slopes && slope_rank == Some(1) {
+            let mut axis = AttributeProto::new();
+            axis.name = "axis".into();
+            axis.i = 1;
+            axis.type_ = AttributeType::INT.into();
+            graph.node[i].attribute.push(axis);
+            detail.push_str(" with axis=1 (before opset 7 a 1-D slope runs along the channels)");
+        }
+        graph.node[i].domain = RECTIFY.into();
+        changes.push(Change { node: label, rewritten: true, detail });
+    }
+    changes
+}
+
+/// ONNX Runtime's ConvActivationFusion: a float LeakyRelu that is the only consumer of a
+/// Conv's output (which is not a graph output) becomes part of a FusedConv on CPU.
+fn fused_into_conv(graph: &GraphProto, index: usize, elem_type: Option<i32>) -> bool {
+    let x = &graph.node[index].input[0];
+    let from_conv =
+        graph.node.iter().any(|n| is_standard(&n.domain) && n.op_type == "Conv" && n.output.first() == Some(x));
+    let consumers: usize = graph.node.iter().map(|n| n.input.iter().filter(|i| *i == x).count()).sum();
+    let is_output = graph.output.iter().any(|o| &o.name == x);
+    from_conv && consumers == 1 && !is_output && elem_type.is_none_or(|t| t == FLOAT)
+}
+
+/// Adds or removes the `rectify` opset import and makes sure the standard one exists.
+fn fix_opsets(model: &mut ModelProto, changes: &[Change]) {
+    let uses_rectify = model::rectify_node_count(model) > 0;
+    model.opset_import.retain(|o| o.domain != RECTIFY);
+    if uses_rectify {
+        let mut opset = OperatorSetIdProto::new();
+        opset.domain = RECTIFY.into();
+        opset.version = rectify::ops::OPSET;
+        model.opset_import.push(opset);
+    }
+    if !changes.is_empty() && model::opset_version(model, "").is_none() {
+        let mut opset = OperatorSetIdProto::new();
+        opset.version = STANDARD_OPSET;
+        model.opset_import.push(opset);
+    }
+}
+
+/// A warning when a rewritten bfloat16 node needs a newer standard opset than the model's.
+pub fn opset_warning(model: &ModelProto) -> Option<String> {
+    let version = model::opset_version(model, "")?;
+    let graph = model::graph(model);
+    let bf16 = graph.node.iter().any(|n| {
+        is_standard(&n.domain)
+            && (n.op_type == "LeakyRelu" || n.op_type == "PRelu")
+            && value_shape(graph, &n.input[0]).is_some_and(|(t, _)| t == BFLOAT16)
+    });
+    (bf16 && version < 16).then(|| {
+        format!("warning: bfloat16 LeakyRelu/PRelu need standard opset >= 16; the model imports opset {version}")
+    })
+}
+
+fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+fn float_attr(name: &str, value: f32) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.into();
+    a.f = value;
+    a.type_ = AttributeType::FLOAT.into();
+    a
+}
+
+/// `base`, or `base_2`, `base_3`... whichever no value, node or initializer uses yet.
+fn unique_name(graph: &GraphProto, base: &str) -> String {
+    let taken = |name: &str| {
+        graph
+            .node
+            .iter()
+            .any(|n| n.name == name || n.output.iter().any(|o| o == name) || n.input.iter().any(|i| i == name))
+            || graph.initializer.iter().any(|t| t.name == name)
+            || graph.input.iter().chain(&graph.output).chain(&graph.value_info).any(|v| v.name == name)
+    };
+    (1..).map(|k| if k == 1 { base.to_string() } else { format!("{base}_{k}") }).find(|n| !taken(n)).unwrap()
+}
