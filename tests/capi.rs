@@ -7,9 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn compile_host(library: &Path) -> PathBuf {
+fn compile_host(library: &Path, source: &Path, name: &str) -> PathBuf {
     let repo = common::runtimes::repo_root();
-    let out_dir = std::env::temp_dir().join(format!("rectify-capi-{}", std::process::id()));
+    let out_dir = std::env::temp_dir().join(format!("rectify-capi-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("create a build directory");
     let target = format!("{}-unknown-{}-gnu", std::env::consts::ARCH, std::env::consts::OS);
     let compiler = cc::Build::new()
@@ -23,11 +23,11 @@ fn compile_host(library: &Path) -> PathBuf {
         .warnings_into_errors(true)
         .std("c11")
         .get_compiler();
-    let exe = out_dir.join("test_capi");
+    let exe = out_dir.join(name);
     let lib_dir = library.parent().expect("library directory");
     let output = compiler
         .to_command()
-        .arg(repo.join("ffi/test_capi.c"))
+        .arg(source)
         .arg("-I")
         .arg(repo.join("ffi"))
         .arg("-o")
@@ -37,7 +37,12 @@ fn compile_host(library: &Path) -> PathBuf {
         .args(["-lrectify", "-lm"])
         .output()
         .expect("run the C compiler");
-    assert!(output.status.success(), "compiling ffi/test_capi.c failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "compiling {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     exe
 }
 
@@ -66,7 +71,7 @@ fn check_report(output: &Output) {
 #[test]
 fn c_host_runs_every_kernel_and_error_path() {
     let library = common::runtimes::library_path();
-    let exe = compile_host(&library);
+    let exe = compile_host(&library, &common::runtimes::repo_root().join("ffi/test_capi.c"), "test_capi");
     let output = Command::new(&exe).arg(env!("CARGO_PKG_VERSION")).output().expect("run test_capi");
     check_report(&output);
 
@@ -82,5 +87,31 @@ fn c_host_runs_every_kernel_and_error_path() {
     } else {
         eprintln!("valgrind not installed: memcheck run skipped");
     }
+    std::fs::remove_dir_all(exe.parent().unwrap()).ok();
+}
+
+#[test]
+fn readme_c_snippet_compiles_and_computes_what_it_says() {
+    let readme = std::fs::read_to_string(common::runtimes::repo_root().join("README.md")).unwrap();
+    let snippet = readme
+        .split("```c\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|block| block.contains("#include \"rectify.h\""))
+        .expect("a C snippet using rectify.h in the README");
+    let (includes, body): (Vec<&str>, Vec<&str>) = snippet.lines().partition(|l| l.starts_with("#include"));
+    let program = format!(
+        "#include <stdio.h>\n{}\nint main(void) {{\n{}\n    return !(status == RECTIFY_OK && y[0] == -1 && y[1] == 1 && y[2] == -2 && y[3] == 3);\n}}\n",
+        includes.join("\n"),
+        body.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    );
+    let dir = std::env::temp_dir().join(format!("rectify-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("readme.c");
+    std::fs::write(&source, program).unwrap();
+    let exe = compile_host(&common::runtimes::library_path(), &source, "readme");
+    let output = Command::new(&exe).output().expect("run the README snippet");
+    assert!(output.status.success(), "the README's C snippet did not give y = {{-1, 1, -2, 3}}: {}", report(&output));
+    std::fs::remove_dir_all(dir).ok();
     std::fs::remove_dir_all(exe.parent().unwrap()).ok();
 }
