@@ -10,7 +10,7 @@ VENV_OLD := .venv-ort1.16
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build build-faults cli demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
+.PHONY: all venv build build-faults cli package demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
 
 all: build
 
@@ -26,8 +26,9 @@ $(VENV_OLD)/.installed: requirements-ort1.16.txt
 	$(VENV_OLD)/bin/pip install --quiet --disable-pip-version-check -r requirements-ort1.16.txt
 	touch $@
 
+# librectify.so (ONNX Runtime, C) and librectify_tf.so (TensorFlow).
 build:
-	cargo build --release -p rectify
+	cargo build --release -p rectify -p rectify-tf
 
 # Test-only library whose sentinel attributes panic inside callbacks (tests/python/test_panics.py).
 build-faults:
@@ -60,8 +61,12 @@ lint:
 test-rust: venv build
 	$(RUN) cargo test --workspace --features rectify/tract --lib --bins --tests --examples
 
-test-python: venv build build-faults
-	$(PY) -m pytest -q tests/python
+# The Python package, installed into .venv the way users install it (it bundles both libraries).
+package: venv
+	$(PY) -m pip install --quiet --disable-pip-version-check .
+
+test-python: venv build build-faults package
+	$(PY) -m pytest -q tests/python tests/tf
 
 # The same librectify.so against ONNX Runtime 1.16.3.
 test-python-old: $(VENV_OLD)/.installed build build-faults

@@ -37,6 +37,14 @@ impl Prelu {
     }
 }
 
+/// Where one row's slope lives: one value for the whole row, or a run alongside `x`
+/// starting at this index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowSlope {
+    Scalar(usize),
+    Vector(usize),
+}
+
 /// The slope's dims aligned to `x` (same rank) under ONNX unidirectional broadcasting:
 /// right-aligned, each slope dim equal to x's or 1.
 pub fn broadcast_slope(x_shape: &[i64], slope_shape: &[i64]) -> Result<Vec<i64>> {
@@ -167,32 +175,37 @@ impl SlopePlan {
         offset
     }
 
-    /// Computes the elements `range` of the whole tensor; `x` and `y` hold just that range.
-    /// Any split of `0..len` gives the same bits.
-    pub fn run_range<T: Element>(&self, x: &[T], slope: &[T], range: Range<usize>, y: &mut [T]) {
+    /// Walks the elements `range` as contiguous rows: `f(positions, slope)` gets positions
+    /// relative to `range.start` and where the row's slope lives in the slope tensor.
+    pub fn for_each_row(&self, range: Range<usize>, mut f: impl FnMut(Range<usize>, RowSlope)) {
         assert!(range.end <= self.len, "prelu: range past the end of the plan");
-        assert_eq!(x.len(), range.len(), "prelu: input length does not match the range");
-        assert_eq!(slope.len(), self.slope_len, "prelu: slope length does not match the plan");
-        assert_eq!(y.len(), range.len(), "prelu: output length does not match the range");
-        let level = Level::best();
         let mut pos = range.start;
-        let mut out = 0;
         while pos < range.end {
             let row = pos / self.inner_len;
             let col = pos % self.inner_len;
             let take = (self.inner_len - col).min(range.end - pos);
-            let xs = &x[out..out + take];
-            let ys = &mut y[out..out + take];
             let base = self.row_offset(row);
-            let row_slope = if self.inner_stride == 0 {
-                Slope::Scalar(slope[base])
-            } else {
-                Slope::Vector(&slope[base + col..base + col + take])
-            };
-            simd::prelu_row(level, xs, row_slope, ys);
+            let slope = if self.inner_stride == 0 { RowSlope::Scalar(base) } else { RowSlope::Vector(base + col) };
+            let at = pos - range.start;
+            f(at..at + take, slope);
             pos += take;
-            out += take;
         }
+    }
+
+    /// Computes the elements `range` of the whole tensor; `x` and `y` hold just that range.
+    /// Any split of `0..len` gives the same bits.
+    pub fn run_range<T: Element>(&self, x: &[T], slope: &[T], range: Range<usize>, y: &mut [T]) {
+        assert_eq!(x.len(), range.len(), "prelu: input length does not match the range");
+        assert_eq!(slope.len(), self.slope_len, "prelu: slope length does not match the plan");
+        assert_eq!(y.len(), range.len(), "prelu: output length does not match the range");
+        let level = Level::best();
+        self.for_each_row(range, |at, row_slope| {
+            let row_slope = match row_slope {
+                RowSlope::Scalar(i) => Slope::Scalar(slope[i]),
+                RowSlope::Vector(start) => Slope::Vector(&slope[start..start + at.len()]),
+            };
+            simd::prelu_row(level, &x[at.clone()], row_slope, &mut y[at]);
+        });
     }
 
     /// Computes the whole output.

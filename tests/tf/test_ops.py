@@ -1,0 +1,112 @@
+"""Forward ops: bit-identical to TensorFlow's own, PRelu as Keras computes it, RRelu's
+inference and training conventions, static shapes in graph mode, and bad input."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import DTYPES, assert_bit_identical, random_tensor, run_python, specials
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [0.2, 0.01, 0.3, 1.7, -0.5])
+def test_leaky_relu_is_bit_identical_to_tf_nn_leaky_relu(rtf, dtype, alpha):
+    for x in [random_tensor(dtype, (4, 1000)), specials(dtype), tf.constant([np.nan, -np.nan], dtype=dtype)]:
+        assert_bit_identical(rtf.leaky_relu(x, alpha=alpha), tf.nn.leaky_relu(x, alpha=alpha), f"{dtype} alpha={alpha}")
+
+
+def test_default_alpha_is_tensorflows(rtf):
+    x = random_tensor("float32", (100,))
+    assert_bit_identical(rtf.leaky_relu(x), tf.nn.leaky_relu(x), "default alpha 0.2")
+
+
+def keras_prelu(x, alpha):
+    """keras.layers.PReLU's formula."""
+    return tf.nn.relu(x) - alpha * tf.nn.relu(-x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("slope_shape", [(), (5,), (1, 1, 5), (4, 3, 5), (3, 1)])
+def test_prelu_equals_keras_prelu(rtf, dtype, slope_shape):
+    x = random_tensor(dtype, (2, 4, 3, 5), seed=1)
+    slope = random_tensor(dtype, slope_shape, seed=2) / 4
+    got = rtf.prelu(x, slope)
+    assert got.shape == x.shape
+    assert_bit_identical(got, keras_prelu(x, slope), f"{dtype} slope {slope_shape}")
+
+
+def test_prelu_refuses_a_slope_that_does_not_broadcast(rtf):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="input 'slope' of shape \\[4\\] is not unidirectionally broadcastable"):
+        rtf.prelu(tf.ones([2, 3]), tf.ones([4]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rrelu_inference_is_leaky_relu_at_the_mean(rtf, dtype):
+    x = random_tensor(dtype, (3, 500), seed=3)
+    y, slopes = rtf.rrelu(x, lower=0.1, upper=0.4)
+    assert_bit_identical(y, rtf.leaky_relu(x, alpha=(np.float32(0.1) + np.float32(0.4)) / np.float32(2)), dtype)
+    expected = tf.where(x > 0, tf.ones_like(x), tf.cast(tf.constant(0.25, tf.float32), dtype))
+    assert_bit_identical(slopes, expected, f"{dtype} slopes")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_rrelu_training_slopes(rtf, dtype):
+    lower, upper = 0.125, 1.0 / 3.0
+    x = random_tensor(dtype, (200, 100), seed=4)
+    y, s = rtf.rrelu(x, lower=lower, upper=upper, training=True, seed=11)
+    xv, yv, sv = (t.numpy().astype(np.float64) for t in (x, y, s))
+    neg = xv < 0
+    assert np.all(sv[~neg] == 1.0)
+    drawn = sv[neg]
+    assert drawn.min() >= lower and drawn.max() < upper
+    n = drawn.size
+    mean, sd = (lower + upper) / 2, (upper - lower) / np.sqrt(12)
+    assert abs(drawn.mean() - mean) < 4 * sd / np.sqrt(n), drawn.mean()
+    assert abs(drawn.var() - sd**2) < 4 * sd**2 * np.sqrt(0.8 / n) + 1e-4
+    # y == x * slope exactly, in the tensor's type
+    assert np.array_equal(yv, (x * s).numpy().astype(np.float64))
+
+
+def test_rrelu_training_reproduces_per_seed_and_draws_anew_each_run(rtf):
+    code = (
+        "import numpy as np, tensorflow as tf, rectify.tf as rtf\n"
+        "x = tf.constant(np.linspace(-3, 3, 1000), tf.float32)\n"
+        "a = rtf.rrelu(x, training=True, seed=7).slopes.numpy()\n"
+        "b = rtf.rrelu(x, training=True, seed=7).slopes.numpy()\n"
+        "c = rtf.rrelu(x, training=True, seed=8).slopes.numpy()\n"
+        "print(a.tobytes().hex()[:400], (a != b).any(), (a != c).any())\n"
+    )
+    first, second = run_python(code), run_python(code)
+    assert first == second, "the same seed gave different slopes in a fresh process"
+    assert first.split()[1:] == ["True", "True"], "a second run or another seed drew the same slopes"
+
+
+def test_graph_mode_keeps_static_shapes(rtf):
+    @tf.function(input_signature=[tf.TensorSpec([None, 3, 4], tf.float32), tf.TensorSpec([3, 1], tf.float32)])
+    def f(x, slope):
+        y, s = rtf.rrelu(rtf.prelu(rtf.leaky_relu(x), slope), training=True)
+        return y, s
+
+    concrete = f.get_concrete_function()
+    assert [o.shape.as_list() for o in concrete.outputs] == [[None, 3, 4], [None, 3, 4]]
+    y, _ = f(tf.ones([2, 3, 4]), tf.ones([3, 1]))
+    assert y.shape == (2, 3, 4)
+
+
+def test_eager_and_tf_function_agree(rtf):
+    x = random_tensor("float32", (64,), seed=5)
+    eager = rtf.leaky_relu(x, alpha=0.3)
+    graph = tf.function(lambda t: rtf.leaky_relu(t, alpha=0.3))(x)
+    assert_bit_identical(eager, graph, "eager vs tf.function")
+
+
+def test_integer_features_are_refused_by_the_type_attribute(rtf):
+    with pytest.raises((TypeError, tf.errors.InvalidArgumentError), match="not in the list of allowed values"):
+        rtf.leaky_relu(tf.constant([1, -2], tf.int32))
+
+
+def test_bad_attributes_name_the_op_and_the_attribute(rtf):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="rectify: RRelu: attribute 'lower' \\(0.5\\) must not exceed"):
+        rtf.rrelu(tf.ones([2]), lower=0.5, upper=0.25)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="rectify: LeakyRelu: attribute 'alpha' must be finite"):
+        rtf.leaky_relu(tf.ones([2]), alpha=float("nan"))

@@ -1,0 +1,297 @@
+//! The kernels TensorFlow instantiates: `create` reads the attributes once per node,
+//! `compute` runs per call (concurrently: a kernel's state is immutable but for RRelu's
+//! atomic run counter), `delete` frees it. Every callback runs under `catch_unwind`.
+
+use std::ffi::{CString, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use half::{bf16, f16};
+use rectify::kernels::{Prelu, Rrelu};
+
+use crate::api::{
+    Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
+};
+use crate::math::{self, TfElement};
+
+/// One node's configured kernel.
+pub enum Kernel {
+    LeakyRelu { alpha: f32 },
+    LeakyReluGrad { alpha: f32 },
+    Prelu,
+    PreluGrad,
+    Rrelu { params: Rrelu, runs: AtomicU64 },
+    RreluGrad,
+}
+
+/// A failure reported to TensorFlow: its code and message.
+pub struct Failure(c_int, String);
+
+impl Failure {
+    pub fn invalid(op: &str, message: impl std::fmt::Display) -> Self {
+        Self(TF_INVALID_ARGUMENT, format!("rectify: {op}: {message}"))
+    }
+}
+
+impl From<rectify::Error> for Failure {
+    fn from(e: rectify::Error) -> Self {
+        Self(TF_INVALID_ARGUMENT, e.to_string())
+    }
+}
+
+/// Attribute reads during kernel construction.
+pub struct Construction<'a> {
+    api: &'a Api,
+    raw: *mut TF_OpKernelConstruction,
+}
+
+impl Construction<'_> {
+    fn attr<T: Default>(
+        &self,
+        name: &str,
+        get: unsafe extern "C" fn(
+            *mut TF_OpKernelConstruction,
+            *const std::ffi::c_char,
+            *mut T,
+            *mut crate::api::TF_Status,
+        ),
+    ) -> Result<T, Failure> {
+        let status = Status::new(self.api);
+        let cname = CString::new(name).expect("attribute names have no NUL");
+        let mut value = T::default();
+        // SAFETY: a live construction context, a NUL-terminated name, a valid out pointer.
+        unsafe { get(self.raw, cname.as_ptr(), &mut value, status.raw()) };
+        if !status.is_ok() {
+            return Err(Failure(TF_INVALID_ARGUMENT, format!("attribute '{name}': {}", status.message())));
+        }
+        Ok(value)
+    }
+
+    pub fn float(&self, name: &str) -> Result<f32, Failure> {
+        self.attr(name, self.api.TF_OpKernelConstruction_GetAttrFloat)
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, Failure> {
+        self.attr(name, self.api.TF_OpKernelConstruction_GetAttrInt64)
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, Failure> {
+        Ok(self.attr::<u8>(name, self.api.TF_OpKernelConstruction_GetAttrBool)? != 0)
+    }
+}
+
+/// Builds the kernel for `op` from its attributes, or reports why not.
+///
+/// # Safety
+/// `raw` is the construction context TensorFlow passed to a create callback.
+pub unsafe fn create(
+    raw: *mut TF_OpKernelConstruction,
+    op: &str,
+    build: fn(&Construction<'_>) -> Result<Kernel, Failure>,
+) -> *mut c_void {
+    let Some(api) = crate::api::api() else { return std::ptr::null_mut() };
+    let construction = Construction { api, raw };
+    let outcome = catch_unwind(AssertUnwindSafe(|| build(&construction)))
+        .unwrap_or_else(|_| Err(Failure(TF_INTERNAL, format!("rectify: {op}: internal error (panic)"))));
+    match outcome {
+        Ok(kernel) => Box::into_raw(Box::new(kernel)).cast(),
+        Err(Failure(code, message)) => {
+            let status = Status::new(api);
+            status.set(code, &message);
+            // SAFETY: a live construction context; TF copies the status.
+            unsafe { (api.TF_OpKernelConstruction_Failure)(raw, status.raw()) };
+            std::ptr::null_mut()
+        }
+    }
+}
+
+pub fn leaky_relu(c: &Construction<'_>) -> Result<Kernel, Failure> {
+    let alpha = c.float("alpha")?;
+    rectify::kernels::LeakyRelu::new(alpha)?;
+    Ok(Kernel::LeakyRelu { alpha })
+}
+
+pub fn leaky_relu_grad(c: &Construction<'_>) -> Result<Kernel, Failure> {
+    let alpha = c.float("alpha")?;
+    rectify::kernels::LeakyRelu::new(alpha)?;
+    Ok(Kernel::LeakyReluGrad { alpha })
+}
+
+pub fn rrelu(c: &Construction<'_>) -> Result<Kernel, Failure> {
+    let seed = c.int("seed")?;
+    let seed = u64::try_from(seed)
+        .map_err(|_| Failure::invalid("Rrelu", format!("attribute 'seed' must be >= 0, got {seed}")))?;
+    let params = Rrelu::with_mode(c.float("lower")?, c.float("upper")?, c.bool("training")?, seed)?;
+    Ok(Kernel::Rrelu { params, runs: AtomicU64::new(0) })
+}
+
+/// The callback context of one `compute` call.
+pub struct Context<'a> {
+    api: &'a Api,
+    raw: *mut TF_OpKernelContext,
+}
+
+impl<'a> Context<'a> {
+    fn input(&self, i: c_int) -> Result<Tensor<'a>, Failure> {
+        let status = Status::new(self.api);
+        let mut raw: *mut TF_Tensor = std::ptr::null_mut();
+        // SAFETY: a live kernel context; on success TF hands us the tensor handle.
+        unsafe { (self.api.TF_GetInput)(self.raw, i, &mut raw, status.raw()) };
+        if !status.is_ok() {
+            return Err(Failure(TF_INTERNAL, status.message()));
+        }
+        // SAFETY: TF_GetInput passed ownership of this handle.
+        Ok(unsafe { Tensor::from_raw(self.api, raw) })
+    }
+
+    fn output(&self, i: c_int, dtype: c_int, shape: &[i64], bytes: usize) -> Result<Tensor<'a>, Failure> {
+        let status = Status::new(self.api);
+        // SAFETY: a live kernel context; `shape` has `shape.len()` dims.
+        let raw = unsafe {
+            (self.api.TF_AllocateOutput)(self.raw, i, dtype, shape.as_ptr(), shape.len() as c_int, bytes, status.raw())
+        };
+        if !status.is_ok() || raw.is_null() {
+            return Err(Failure(TF_INTERNAL, status.message()));
+        }
+        // SAFETY: TF_AllocateOutput passed ownership of this handle.
+        Ok(unsafe { Tensor::from_raw(self.api, raw) })
+    }
+}
+
+/// Runs one call of `kernel`; failures go back to TensorFlow as the op's error.
+///
+/// # Safety
+/// `kernel` came from [`create`]; `raw` is the context TensorFlow passed to compute.
+pub unsafe fn compute(kernel: *mut c_void, raw: *mut TF_OpKernelContext) {
+    let Some(api) = crate::api::api() else { return };
+    // SAFETY: `create` made this pointer from a Box<Kernel>; TF keeps it alive until delete.
+    let kernel = unsafe { &*kernel.cast::<Kernel>() };
+    let ctx = Context { api, raw };
+    let outcome = catch_unwind(AssertUnwindSafe(|| kernel.compute(&ctx)))
+        .unwrap_or_else(|_| Err(Failure(TF_INTERNAL, "rectify: internal error (panic)".into())));
+    if let Err(Failure(code, message)) = outcome {
+        let status = Status::new(api);
+        status.set(code, &message);
+        // SAFETY: a live kernel context; TF copies the status.
+        unsafe { (api.TF_OpKernelContext_Failure)(raw, status.raw()) };
+    }
+}
+
+/// # Safety
+/// `kernel` came from [`create`] and is not used again.
+pub unsafe fn delete(kernel: *mut c_void) {
+    if !kernel.is_null() {
+        // SAFETY: made by Box::into_raw in `create`, freed once.
+        drop(unsafe { Box::from_raw(kernel.cast::<Kernel>()) });
+    }
+}
+
+impl Kernel {
+    fn name(&self) -> &'static str {
+        match self {
+            Kernel::LeakyRelu { .. } => "LeakyRelu",
+            Kernel::LeakyReluGrad { .. } => "LeakyReluGrad",
+            Kernel::Prelu => "Prelu",
+            Kernel::PreluGrad => "PreluGrad",
+            Kernel::Rrelu { .. } => "Rrelu",
+            Kernel::RreluGrad => "RreluGrad",
+        }
+    }
+
+    fn compute(&self, ctx: &Context<'_>) -> Result<(), Failure> {
+        let x = ctx.input(0)?;
+        match x.dtype() {
+            f32::DTYPE => self.compute_typed::<f32>(ctx, x),
+            f64::DTYPE => self.compute_typed::<f64>(ctx, x),
+            f16::DTYPE => self.compute_typed::<f16>(ctx, x),
+            bf16::DTYPE => self.compute_typed::<bf16>(ctx, x),
+            other => Err(Failure::invalid(self.name(), format!("unsupported TF_DataType {other}"))),
+        }
+    }
+
+    fn compute_typed<T: TfElement>(&self, ctx: &Context<'_>, first: Tensor<'_>) -> Result<(), Failure> {
+        let op = self.name();
+        let shape = first.shape();
+        let bytes = first.len() * size_of::<T>();
+        // Every `unsafe` below reads or writes tensors as T: TF's type constraint makes every
+        // input and output a tensor of T; outputs are freshly allocated, never aliased.
+        match self {
+            Kernel::LeakyRelu { alpha } => {
+                let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                unsafe { math::leaky_relu(first.as_slice::<T>(), T::from_f32(*alpha), y.as_mut_slice::<T>()) };
+            }
+            Kernel::LeakyReluGrad { alpha } => {
+                let x = ctx.input(1)?;
+                same_shape(op, ("gradients", &shape), ("features", &x.shape()))?;
+                let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                unsafe {
+                    math::leaky_relu_grad(first.as_slice(), x.as_slice(), T::from_f32(*alpha), dx.as_mut_slice::<T>())
+                };
+            }
+            Kernel::Prelu => {
+                let slope = ctx.input(1)?;
+                let plan = Prelu::new(None).plan(&shape, &slope.shape())?;
+                let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                unsafe { math::prelu(&plan, first.as_slice::<T>(), slope.as_slice(), y.as_mut_slice()) };
+            }
+            Kernel::PreluGrad => {
+                let (x, slope) = (ctx.input(1)?, ctx.input(2)?);
+                same_shape(op, ("gradients", &shape), ("features", &x.shape()))?;
+                let slope_shape = slope.shape();
+                let plan = Prelu::new(None).plan(&shape, &slope_shape)?;
+                let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                let ds = ctx.output(1, T::DTYPE, &slope_shape, slope.len() * size_of::<T>())?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                unsafe {
+                    math::prelu_grad::<T>(
+                        &plan,
+                        first.as_slice(),
+                        x.as_slice(),
+                        slope.as_slice(),
+                        dx.as_mut_slice(),
+                        ds.as_mut_slice(),
+                    )
+                };
+            }
+            Kernel::Rrelu { params, runs } => {
+                params.check_element_type::<T>()?;
+                let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                let slopes = ctx.output(1, T::DTYPE, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                let (xs, ys, ss) =
+                    unsafe { (first.as_slice::<T>(), y.as_mut_slice::<T>(), slopes.as_mut_slice::<T>()) };
+                if params.training() {
+                    let run = runs.fetch_add(1, Ordering::Relaxed);
+                    params.run_range(run, 0, xs, ys, Some(ss));
+                } else {
+                    math::rrelu_inference(xs, T::from_f32(params.mean_slope()), ys, ss);
+                }
+            }
+            Kernel::RreluGrad => {
+                let slopes = ctx.input(1)?;
+                same_shape(op, ("gradients", &shape), ("slopes", &slopes.shape()))?;
+                let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                unsafe { math::multiply(first.as_slice::<T>(), slopes.as_slice(), dx.as_mut_slice()) };
+            }
+        }
+        Ok(())
+    }
+}
+
+fn same_shape(op: &str, (a, a_shape): (&str, &[i64]), (b, b_shape): (&str, &[i64])) -> Result<(), Failure> {
+    if a_shape != b_shape {
+        return Err(Failure::invalid(
+            op,
+            format!(
+                "'{a}' of shape {} and '{b}' of shape {} must have the same shape",
+                rectify::error::shape_string(a_shape),
+                rectify::error::shape_string(b_shape)
+            ),
+        ));
+    }
+    Ok(())
+}

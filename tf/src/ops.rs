@@ -1,0 +1,206 @@
+//! The op definitions TensorFlow sees, and their registration: each op with its inputs,
+//! outputs, attributes, shape function and one CPU kernel per element type.
+//!
+//! Names never reuse a core TensorFlow op (`LeakyRelu` would break `tf.nn.leaky_relu`
+//! process-wide): they live under `Rectify>`. `alpha` defaults to TensorFlow's 0.2.
+
+use std::ffi::{CString, c_void};
+
+use crate::api::{
+    Api, CreateFn, ShapeFn, Status, TF_OpKernelConstruction, TF_OpKernelContext, TF_ShapeInferenceContext, TF_Status,
+};
+use crate::kernels::{self, Construction, Kernel};
+
+const T_ATTR: &str = "T: {half, bfloat16, float, double} = DT_FLOAT";
+
+/// One op: its TensorFlow definition and how its kernel is made.
+pub struct OpDef {
+    pub name: &'static str,
+    pub inputs: &'static [&'static str],
+    pub outputs: &'static [&'static str],
+    pub attrs: &'static [&'static str],
+    pub stateful: bool,
+    /// For each output, the input whose shape it has.
+    pub shape_fn: ShapeFn,
+    pub create: CreateFn,
+}
+
+/// THE list of ops.
+pub const OPS: [OpDef; 6] = [
+    OpDef {
+        name: "Rectify>LeakyRelu",
+        inputs: &["features: T"],
+        outputs: &["activations: T"],
+        attrs: &["alpha: float = 0.2", T_ATTR],
+        stateful: false,
+        shape_fn: shape_of_input_0,
+        create: create_leaky_relu,
+    },
+    OpDef {
+        name: "Rectify>LeakyReluGrad",
+        inputs: &["gradients: T", "features: T"],
+        outputs: &["backprops: T"],
+        attrs: &["alpha: float = 0.2", T_ATTR],
+        stateful: false,
+        shape_fn: shape_of_input_0,
+        create: create_leaky_relu_grad,
+    },
+    OpDef {
+        name: "Rectify>Prelu",
+        inputs: &["features: T", "slope: T"],
+        outputs: &["activations: T"],
+        attrs: &[T_ATTR],
+        stateful: false,
+        shape_fn: shape_of_input_0,
+        create: create_prelu,
+    },
+    OpDef {
+        name: "Rectify>PreluGrad",
+        inputs: &["gradients: T", "features: T", "slope: T"],
+        outputs: &["backprops: T", "slope_backprops: T"],
+        attrs: &[T_ATTR],
+        stateful: false,
+        shape_fn: shapes_of_features_and_slope,
+        create: create_prelu_grad,
+    },
+    OpDef {
+        name: "Rectify>Rrelu",
+        inputs: &["features: T"],
+        outputs: &["activations: T", "slopes: T"],
+        attrs: &[
+            "lower: float = 0.125",
+            "upper: float = 0.33333334",
+            "training: bool = false",
+            "seed: int = 0",
+            T_ATTR,
+        ],
+        // Training draws new slopes on every run: never constant-folded or deduplicated.
+        stateful: true,
+        shape_fn: shapes_of_input_0_twice,
+        create: create_rrelu,
+    },
+    OpDef {
+        name: "Rectify>RreluGrad",
+        inputs: &["gradients: T", "slopes: T"],
+        outputs: &["backprops: T"],
+        attrs: &[T_ATTR],
+        stateful: false,
+        shape_fn: shape_of_input_0,
+        create: create_rrelu_grad,
+    },
+];
+
+/// TF_DataType of every element type the kernels run on.
+const DTYPES: [(std::ffi::c_int, &str); 4] = [(1, "float"), (2, "double"), (19, "half"), (14, "bfloat16")];
+
+/// Registers every op and its kernels; the first error stops it.
+pub fn register_all(api: &Api) -> Result<(), String> {
+    for op in &OPS {
+        register_op(api, op)?;
+        for (dtype, name) in DTYPES {
+            register_kernel(api, op, dtype).map_err(|e| format!("{} kernel for {name}: {e}", op.name))?;
+        }
+    }
+    Ok(())
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s).expect("op specs have no NUL")
+}
+
+fn register_op(api: &Api, op: &OpDef) -> Result<(), String> {
+    let status = Status::new(api);
+    let name = cstring(op.name);
+    // SAFETY: the builder is created, filled with NUL-terminated specs TF copies, and handed
+    // to TF_RegisterOpDefinition, which takes ownership of it.
+    unsafe {
+        let builder = (api.TF_NewOpDefinitionBuilder)(name.as_ptr());
+        for input in op.inputs {
+            (api.TF_OpDefinitionBuilderAddInput)(builder, cstring(input).as_ptr());
+        }
+        for output in op.outputs {
+            (api.TF_OpDefinitionBuilderAddOutput)(builder, cstring(output).as_ptr());
+        }
+        for attr in op.attrs {
+            (api.TF_OpDefinitionBuilderAddAttr)(builder, cstring(attr).as_ptr());
+        }
+        (api.TF_OpDefinitionBuilderSetIsStateful)(builder, op.stateful);
+        (api.TF_OpDefinitionBuilderSetShapeInferenceFunction)(builder, op.shape_fn);
+        (api.TF_RegisterOpDefinition)(builder, status.raw());
+    }
+    if status.is_ok() { Ok(()) } else { Err(format!("{}: {}", op.name, status.message())) }
+}
+
+fn register_kernel(api: &Api, op: &OpDef, dtype: std::ffi::c_int) -> Result<(), String> {
+    let status = Status::new(api);
+    let (name, device, t) = (cstring(op.name), c"CPU", c"T");
+    // SAFETY: NUL-terminated names TF copies; the callbacks live as long as the process
+    // (the library is linked -z nodelete); TF_RegisterKernelBuilder takes the builder.
+    unsafe {
+        let builder = (api.TF_NewKernelBuilder)(name.as_ptr(), device.as_ptr(), op.create, compute, delete);
+        (api.TF_KernelBuilder_TypeConstraint)(builder, t.as_ptr(), dtype, status.raw());
+        if !status.is_ok() {
+            return Err(status.message());
+        }
+        (api.TF_RegisterKernelBuilder)(name.as_ptr(), builder, status.raw());
+    }
+    if status.is_ok() { Ok(()) } else { Err(status.message()) }
+}
+
+/// Sets output `output` to the shape of input `input`.
+///
+/// # Safety
+/// `ctx` and `status` are what TensorFlow passed to a shape function.
+unsafe fn forward_shape(ctx: *mut TF_ShapeInferenceContext, status: *mut TF_Status, input: i32, output: i32) {
+    let Some(api) = crate::api::api() else { return };
+    // SAFETY: a fresh handle, filled from input `input`, copied into output `output`, freed.
+    unsafe {
+        let handle = (api.TF_NewShapeHandle)();
+        (api.TF_ShapeInferenceContextGetInput)(ctx, input, handle, status);
+        if (api.TF_GetCode)(status) == crate::api::TF_OK {
+            (api.TF_ShapeInferenceContextSetOutput)(ctx, output, handle, status);
+        }
+        (api.TF_DeleteShapeHandle)(handle);
+    }
+}
+
+/// Shape functions: no panic can start in them (plain FFI calls), but each is wrapped anyway.
+macro_rules! shape_fn {
+    ($name:ident, $(($input:expr, $output:expr)),*) => {
+        unsafe extern "C" fn $name(ctx: *mut TF_ShapeInferenceContext, status: *mut TF_Status) {
+            let _ = std::panic::catch_unwind(|| {
+                // SAFETY: TensorFlow's shape-function arguments, passed through.
+                $(unsafe { forward_shape(ctx, status, $input, $output) };)*
+            });
+        }
+    };
+}
+shape_fn!(shape_of_input_0, (0, 0));
+shape_fn!(shapes_of_features_and_slope, (1, 0), (2, 1));
+shape_fn!(shapes_of_input_0_twice, (0, 0), (0, 1));
+
+/// One create callback per op (TensorFlow does not say which op a kernel is for).
+macro_rules! create_fn {
+    ($name:ident, $op:literal, $build:expr) => {
+        unsafe extern "C" fn $name(raw: *mut TF_OpKernelConstruction) -> *mut c_void {
+            // SAFETY: TensorFlow's construction context, passed through.
+            unsafe { kernels::create(raw, $op, $build) }
+        }
+    };
+}
+create_fn!(create_leaky_relu, "LeakyRelu", kernels::leaky_relu);
+create_fn!(create_leaky_relu_grad, "LeakyReluGrad", kernels::leaky_relu_grad);
+create_fn!(create_prelu, "Prelu", |_: &Construction<'_>| Ok(Kernel::Prelu));
+create_fn!(create_prelu_grad, "PreluGrad", |_: &Construction<'_>| Ok(Kernel::PreluGrad));
+create_fn!(create_rrelu, "Rrelu", kernels::rrelu);
+create_fn!(create_rrelu_grad, "RreluGrad", |_: &Construction<'_>| Ok(Kernel::RreluGrad));
+
+unsafe extern "C" fn compute(kernel: *mut c_void, ctx: *mut TF_OpKernelContext) {
+    // SAFETY: the kernel `create` made and TensorFlow's context, passed through.
+    unsafe { kernels::compute(kernel, ctx) }
+}
+
+unsafe extern "C" fn delete(kernel: *mut c_void) {
+    // SAFETY: the kernel `create` made, deleted once by TensorFlow.
+    unsafe { kernels::delete(kernel) }
+}
