@@ -66,7 +66,8 @@ package: venv
 	$(PY) -m pip install --quiet --disable-pip-version-check .
 
 test-python: venv build build-faults package
-	$(PY) -m pytest -q tests/python tests/tf
+	$(PY) -m pytest -q tests/python
+	$(PY) -m pytest -q tests/tf
 
 # The same librectify.so against ONNX Runtime 1.16.3.
 test-python-old: $(VENV_OLD)/.installed build build-faults
