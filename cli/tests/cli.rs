@@ -99,6 +99,29 @@ fn verify_models_exported_by_pytorch_against_their_expected_outputs() {
         assert!(report.contains("PASS: every output matches expected (files)"), "{case}: {report}");
         assert!(report.contains("expected (files)                  0.000e0         0  yes  (decisive)"), "{report}");
     }
+    // convert on its own, then verify the written file against the same expected output.
+    let dir = pytorch_case("test_PReLU_2d_multiparam");
+    let converted = tmp("pytorch_prelu.rectify.onnx");
+    let out =
+        rectify(&["convert", "--to", "rectify", dir.join("model.onnx").to_str().unwrap(), converted.to_str().unwrap()]);
+    let report = text(&out);
+    assert!(
+        report.contains("PRelu -> rectify::PRelu with axis=1 (before opset 7 a 1-D slope runs along the channels)"),
+        "{report}"
+    );
+    let data = dir.join("test_data_set_0");
+    let out = verify(&[
+        converted.to_str().unwrap(),
+        "--input",
+        &format!("0={}", data.join("input_0.pb").display()),
+        "--expected",
+        &format!("2={}", data.join("output_0.pb").display()),
+    ]);
+    assert!(
+        out.status.success() && text(&out).contains("PASS: every output matches expected (files)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -30,12 +30,32 @@ impl LeakyRelu {
     pub fn run<T: Element>(&self, x: &[T], y: &mut [T]) {
         leaky_relu(x, y, self.alpha);
     }
+
+    /// Applies the op to one part of an output of `total_bytes` (see [`leaky_relu_part`]).
+    pub fn run_part<T: Element>(&self, x: &[T], y: &mut [T], total_bytes: usize) {
+        leaky_relu_part(x, y, self.alpha, total_bytes);
+    }
 }
+
+/// Outputs of at least this many bytes are written with streaming stores: they cannot stay
+/// in the cache, and ordinary stores would read every output line before writing it
+/// (measured: docs/BENCHMARKS.md, P4).
+pub const STREAMING_BYTES: usize = 32 << 20;
 
 /// `y[i] = x[i] < 0 ? alpha * x[i] : x[i]`, under `T`'s element rule ([`Element::leaky`]).
 pub fn leaky_relu<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
+    leaky_relu_part(x, y, alpha, size_of_val(y));
+}
+
+/// [`leaky_relu`] of one part of an output of `total_bytes`: the whole output's size decides
+/// whether the stores stream, so every part of a split tensor writes the same way.
+pub fn leaky_relu_part<T: Element>(x: &[T], y: &mut [T], alpha: f32, total_bytes: usize) {
     assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-    simd::leaky_relu(Level::best(), x, y, alpha);
+    if total_bytes >= STREAMING_BYTES {
+        simd::leaky_relu_streaming(Level::best(), x, y, alpha);
+    } else {
+        simd::leaky_relu(Level::best(), x, y, alpha);
+    }
 }
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ impl Kernel {
                     super::fault::inject(super::fault::Point::ParallelTask, &self.params);
                 }
                 match xs {
-                    Some(xs) => p.run(&xs[c.range()], c.y),
+                    Some(xs) => p.run_part(&xs[c.range()], c.y, len * size_of::<T>()),
                     None => in_place(c.y, |_, x, y| p.run(x, y)),
                 }
             }),
