@@ -93,7 +93,7 @@ struct Bound {
 fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize], out_shape: &[usize]) -> Bound {
     let session = ort_session(model, true, threads).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let mut binding = session.create_binding().expect("create binding");
-    let x: DynValue = ort_value(&make_input(dt, shape, Fill::Data, "bench")).expect("input");
+    let x: DynValue = ort_value(&make_input(dt, shape, Fill::Activations, "bench")).expect("input");
     // ORT binds outputs only to tensors it allocated.
     let alloc = session.allocator();
     let y: DynValue = match dt {

@@ -82,8 +82,14 @@ pub fn leaky_relu<T: Element>(level: Level, x: &[T], y: &mut [T], alpha: f32) {
     if level.0 != Isa::Portable
         && let (Some(xh), Some(yh)) = (cast::<T, f16>(x), cast_mut::<T, f16>(y))
     {
-        // SAFETY: every x86 level above portable requires F16C and AVX2.
-        return unsafe { x86::leaky_f16(xh, yh, alpha) };
+        // SAFETY: every x86 level above portable requires F16C and AVX2; Avx512 exists only
+        // where AVX-512 F/BW/VL do.
+        return unsafe {
+            match level.0 {
+                Isa::Avx512 => x86::leaky_f16_avx512(xh, yh, alpha),
+                _ => x86::leaky_f16(xh, yh, alpha),
+            }
+        };
     }
     match level.0 {
         Isa::Portable => T::leaky_slice(x, y, alpha),
@@ -123,8 +129,13 @@ pub fn prelu_row<T: Element>(level: Level, x: &[T], slope: Slope<'_, T>, y: &mut
             Slope::Scalar(s) => Slope::Scalar(cast::<T, f16>(std::slice::from_ref(&s)).expect("same type")[0]),
             Slope::Vector(s) => Slope::Vector(cast::<T, f16>(s).expect("same type")),
         };
-        // SAFETY: every x86 level above portable requires F16C and AVX2.
-        return unsafe { x86::prelu_f16(xh, slope, yh) };
+        // SAFETY: as for LeakyRelu above.
+        return unsafe {
+            match level.0 {
+                Isa::Avx512 => x86::prelu_f16_avx512(xh, slope, yh),
+                _ => x86::prelu_f16(xh, slope, yh),
+            }
+        };
     }
     match level.0 {
         Isa::Portable => T::prelu_slice(x, slope, y),
@@ -187,6 +198,55 @@ mod x86 {
         for (y, &x) in y[n..].iter_mut().zip(&x[n..]) {
             *y = x.leaky(alpha);
         }
+    }
+
+    /// [`leaky_f16`] 16 lanes at a time with AVX-512's conversions.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn leaky_f16_avx512(x: &[f16], y: &mut [f16], alpha: f32) {
+        let n = x.len() / 16 * 16;
+        let (a, zero) = (_mm512_set1_ps(alpha), _mm512_setzero_ps());
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 <= n <= len of both slices; unaligned loads and stores.
+            unsafe {
+                let v = _mm512_cvtph_ps(_mm256_loadu_si256(x.as_ptr().add(i).cast()));
+                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
+                let r = _mm512_mask_mul_ps(v, negative, v, a);
+                _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
+            }
+        }
+        leaky_f16(&x[n..], &mut y[n..], alpha) // the tail, shorter than 16
+    }
+
+    /// [`prelu_f16`] 16 lanes at a time with AVX-512's conversions and mask registers.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn prelu_f16_avx512(x: &[f16], slope: Slope<'_, f16>, y: &mut [f16]) {
+        let n = x.len() / 16 * 16;
+        let zero = _mm512_setzero_ps();
+        let scalar = match slope {
+            Slope::Scalar(s) => Some(_mm512_set1_ps(s.to_f32())),
+            Slope::Vector(_) => None,
+        };
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 <= n <= len of x, y and a vector slope (same length as x).
+            unsafe {
+                let raw = _mm256_loadu_si256(x.as_ptr().add(i).cast());
+                let v = _mm512_cvtph_ps(raw);
+                let s = match (scalar, slope) {
+                    (Some(s), _) => s,
+                    (None, Slope::Vector(s)) => _mm512_cvtph_ps(_mm256_loadu_si256(s.as_ptr().add(i).cast())),
+                    (None, Slope::Scalar(_)) => unreachable!(),
+                };
+                let product = _mm512_add_ps(_mm512_mul_ps(v, s), zero);
+                let rounded = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(product);
+                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
+                _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), _mm256_mask_blend_epi16(negative, raw, rounded));
+            }
+        }
+        let tail = match slope {
+            Slope::Scalar(s) => Slope::Scalar(s),
+            Slope::Vector(s) => Slope::Vector(&s[n..]),
+        };
+        prelu_f16(&x[n..], tail, &mut y[n..]) // the tail, shorter than 16
     }
 
     /// float16 PRelu with F16C conversions: the exact f32 product (+0 for -0) rounded

@@ -11,7 +11,7 @@ use ort_sys::ONNXTensorElementDataType::{
     ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16,
 };
 
-use super::api::{Api, KernelContext, TensorView};
+use super::api::{Api, KernelContext, OutputTensor, TensorView};
 use crate::boundary;
 use crate::error::{Error, Result};
 use crate::kernels::prelu::element_count;
@@ -19,7 +19,7 @@ use crate::kernels::{Element, in_place};
 use crate::ops::{DType, OpParams};
 
 /// Elements per ParallelFor task; tensors shorter than two grains run in the caller.
-const PARALLEL_GRAIN: usize = 1 << 16;
+const PARALLEL_GRAIN: usize = 1 << 13;
 
 /// An element type together with its ONNX type id.
 trait OrtElement: Element {
@@ -83,8 +83,8 @@ impl Kernel {
         let op = self.op();
         let x = required(op, "X", ctx.input(op, 0)?)?;
         let len = element_count(op, "X", &x.shape)?;
-        check_type::<T>(op, "X", &x)?;
-        let mut y = required(op, "Y", ctx.output(op, 0, &x.shape)?)?;
+        check_type::<T>(op, "X", x.element_type)?;
+        let mut y = ctx.output(op, 0, &x.shape, T::TYPE_ID)?.ok_or_else(|| missing(op, "Y"))?;
         // ORT may hand us X's own buffer as Y (we allow it for LeakyRelu and PRelu): then
         // there is no separate input slice, and the kernels run block-wise in place.
         let aliased = len > 0 && x.data == y.data;
@@ -129,7 +129,7 @@ impl Kernel {
                 let run = self.runs.fetch_add(1, Ordering::Relaxed);
                 let mut slope = match ctx.output_count(op)? {
                     0 | 1 => None,
-                    _ => ctx.output(op, 1, &x.shape)?,
+                    _ => ctx.output(op, 1, &x.shape, T::TYPE_ID)?,
                 };
                 let slope_out = match slope.as_mut() {
                     Some(s) => Some(output_slice::<T>(op, "Slope", s, len)?),
@@ -151,21 +151,25 @@ impl Drop for Kernel {
 }
 
 fn required(op: &'static str, name: &str, value: Option<TensorView>) -> Result<TensorView> {
-    value.ok_or_else(|| Error::invalid(op, format!("input or output '{name}' is missing")))
+    value.ok_or_else(|| missing(op, name))
 }
 
-fn check_type<T: OrtElement>(op: &'static str, name: &str, t: &TensorView) -> Result<()> {
-    if t.element_type != T::TYPE_ID {
+fn missing(op: &'static str, name: &str) -> Error {
+    Error::invalid(op, format!("input or output '{name}' is missing"))
+}
+
+fn check_type<T: OrtElement>(op: &'static str, name: &str, element_type: i32) -> Result<()> {
+    if element_type != T::TYPE_ID {
         return Err(Error::invalid(
             op,
-            format!("'{name}' must be tensor({}), got ONNX element type {}", T::ONNX_NAME, t.element_type),
+            format!("'{name}' must be tensor({}), got ONNX element type {element_type}", T::ONNX_NAME),
         ));
     }
     Ok(())
 }
 
 fn input_slice<'a, T: OrtElement>(op: &'static str, name: &str, t: &'a TensorView, len: usize) -> Result<&'a [T]> {
-    check_type::<T>(op, name, t)?;
+    check_type::<T>(op, name, t.element_type)?;
     if len == 0 {
         return Ok(&[]);
     }
@@ -178,10 +182,10 @@ fn input_slice<'a, T: OrtElement>(op: &'static str, name: &str, t: &'a TensorVie
 fn output_slice<'a, T: OrtElement>(
     op: &'static str,
     name: &str,
-    t: &'a mut TensorView,
+    t: &'a mut OutputTensor,
     len: usize,
 ) -> Result<&'a mut [T]> {
-    check_type::<T>(op, name, t)?;
+    check_type::<T>(op, name, t.element_type)?;
     if len == 0 {
         return Ok(&mut []);
     }
