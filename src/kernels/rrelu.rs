@@ -104,6 +104,7 @@ impl Rrelu {
     #[inline(always)]
     pub(crate) fn train<T: Element>(
         &self,
+        level: Level,
         range: &SlopeRange<T>,
         stream: &UniformStream,
         start: usize,
@@ -116,7 +117,7 @@ impl Rrelu {
         for (block, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
             let offset = block * BLOCK;
             let draws = &mut draws[..xs.len()];
-            stream.fill(start + offset, draws);
+            stream.fill(level, start + offset, draws);
             match slope.as_deref_mut() {
                 Some(slope) => {
                     let slope = &mut slope[offset..offset + xs.len()];

@@ -53,6 +53,15 @@ impl Level {
         levels
     }
 
+    /// Whether this level runs AVX-512 code.
+    pub fn is_avx512(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.0 == Isa::Avx512 {
+            return true;
+        }
+        false
+    }
+
     pub fn name(self) -> &'static str {
         match self.0 {
             Isa::Portable => "portable",
@@ -161,13 +170,13 @@ pub fn rrelu_train<T: Element>(
     slope: Option<&mut [T]>,
 ) {
     match level.0 {
-        Isa::Portable => op.train(range, stream, start, x, y, slope),
+        Isa::Portable => op.train(level, range, stream, start, x, y, slope),
         // SAFETY: a Level exists only for ISAs this CPU supports.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { x86::rrelu_avx2(op, range, stream, start, x, y, slope) },
+        Isa::Avx2 => unsafe { x86::rrelu_avx2(level, op, range, stream, start, x, y, slope) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { x86::rrelu_avx512(op, range, stream, start, x, y, slope) },
+        Isa::Avx512 => unsafe { x86::rrelu_avx512(level, op, range, stream, start, x, y, slope) },
     }
 }
 
@@ -177,7 +186,7 @@ mod x86 {
 
     use half::f16;
 
-    use super::{Element, Rrelu, Slope, SlopeRange, UniformStream};
+    use super::{Element, Level, Rrelu, Slope, SlopeRange, UniformStream};
 
     /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha
     /// : x` in f32, round once (RNE). The tail takes the scalar rule; the tests check every
@@ -294,6 +303,7 @@ mod x86 {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma,f16c")]
     pub fn rrelu_avx2<T: Element>(
+        level: Level,
         op: &Rrelu,
         range: &SlopeRange<T>,
         stream: &UniformStream,
@@ -302,12 +312,13 @@ mod x86 {
         y: &mut [T],
         slope: Option<&mut [T]>,
     ) {
-        op.train(range, stream, start, x, y, slope)
+        op.train(level, range, stream, start, x, y, slope)
     }
 
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
     pub fn rrelu_avx512<T: Element>(
+        level: Level,
         op: &Rrelu,
         range: &SlopeRange<T>,
         stream: &UniformStream,
@@ -316,7 +327,7 @@ mod x86 {
         y: &mut [T],
         slope: Option<&mut [T]>,
     ) {
-        op.train(range, stream, start, x, y, slope)
+        op.train(level, range, stream, start, x, y, slope)
     }
 
     /// f32 LeakyRelu with 32-byte streaming stores: scalar up to `y`'s alignment, then
