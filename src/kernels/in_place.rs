@@ -2,6 +2,8 @@
 //! for Y: each block of the input is copied aside (in L1) before the kernel overwrites it.
 //! One kernel code path serves both cases, so in place and out of place give the same bits.
 
+use std::mem::MaybeUninit;
+
 use super::element::Element;
 
 /// Elements per block: small enough to stay in L1 next to the output block.
@@ -10,10 +12,16 @@ const BLOCK: usize = 1024;
 /// Calls `f(offset, x, y)` over `buffer` in blocks, where `y` is a block of `buffer` and `x`
 /// a copy of that block taken before `f` runs.
 pub fn in_place<T: Element>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
-    let mut copy = [T::ONE; BLOCK];
+    // Left uninitialised: filling 1024 elements first would cost as much as a small call.
+    let mut copy = [MaybeUninit::<T>::uninit(); BLOCK];
     for (i, block) in buffer.chunks_mut(BLOCK).enumerate() {
-        let x = &mut copy[..block.len()];
-        x.copy_from_slice(block);
+        let n = block.len();
+        // SAFETY: `block` has n <= BLOCK elements and cannot overlap the local `copy`; after
+        // the copy, the first n elements of `copy` are initialised values of T (Copy).
+        let x = unsafe {
+            std::ptr::copy_nonoverlapping(block.as_ptr(), copy.as_mut_ptr().cast::<T>(), n);
+            std::slice::from_raw_parts(copy.as_ptr().cast::<T>(), n)
+        };
         f(i * BLOCK, x, block);
     }
 }

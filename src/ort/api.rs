@@ -88,11 +88,11 @@ impl TypeShape {
         self.raw
     }
 
-    pub fn dims(&self, op: &'static str) -> Result<Vec<i64>> {
+    pub fn dims(&self, op: &'static str) -> Result<Dims> {
         let mut rank = 0usize;
         // SAFETY: `raw` is valid for the life of `self`.
         self.api.check(op, "GetDimensionsCount", unsafe { (self.api.raw.GetDimensionsCount)(self.raw, &mut rank) })?;
-        let mut dims = vec![0i64; rank];
+        let mut dims = Dims::zeros(rank);
         // SAFETY: `dims` has room for `rank` values.
         let status = unsafe { (self.api.raw.GetDimensions)(self.raw, dims.as_mut_ptr(), rank) };
         self.api.check(op, "GetDimensions", status)?;
@@ -118,9 +118,39 @@ impl Drop for TypeShape {
     }
 }
 
+/// A shape, stored inline up to rank 8 so that reading one allocates nothing.
+pub enum Dims {
+    Inline([i64; 8], usize),
+    Heap(Vec<i64>),
+}
+
+impl Dims {
+    fn zeros(rank: usize) -> Self {
+        if rank <= 8 { Dims::Inline([0; 8], rank) } else { Dims::Heap(vec![0; rank]) }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut i64 {
+        match self {
+            Dims::Inline(dims, _) => dims.as_mut_ptr(),
+            Dims::Heap(dims) => dims.as_mut_ptr(),
+        }
+    }
+}
+
+impl std::ops::Deref for Dims {
+    type Target = [i64];
+
+    fn deref(&self) -> &[i64] {
+        match self {
+            Dims::Inline(dims, rank) => &dims[..*rank],
+            Dims::Heap(dims) => dims,
+        }
+    }
+}
+
 /// A tensor's shape, element type and data pointer.
 pub struct TensorView {
-    pub shape: Vec<i64>,
+    pub shape: Dims,
     pub element_type: i32,
     pub data: *mut c_void,
 }
