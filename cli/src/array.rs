@@ -253,7 +253,7 @@ pub fn read_file(path: &std::path::Path) -> Result<Array> {
     let parsed = match path.extension().and_then(|e| e.to_str()) {
         Some("npy") => crate::npy::parse(&bytes),
         Some("pb") => crate::model::tensor_from_proto_bytes(&bytes),
-        _ => bail!("unknown input format: expected a .npy or .pb file"),
+        _ => bail!("{}: unknown format: expected a .npy or .pb (TensorProto) file", path.display()),
     };
     parsed.with_context(|| format!("reading {}", path.display()))
 }

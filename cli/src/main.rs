@@ -123,13 +123,13 @@ fn run(command: Command) -> Result<bool> {
             let mut model = model::load(&input)?;
             let original = model.clone();
             let changes = convert::convert(&mut model, target, &mut runtime::lazy_ranks(&original))?;
+            model::save(&model, &output)?;
             for c in &changes {
                 println!("{} {}: {}", if c.rewritten { "rewrote" } else { "kept   " }, c.node, c.detail);
             }
             if let Some(warning) = convert::opset_warning(&model) {
                 println!("{warning}");
             }
-            model::save(&model, &output)?;
             let rewritten = changes.iter().filter(|c| c.rewritten).count();
             println!("{rewritten} of {} nodes rewritten; wrote {}", changes.len(), output.display());
             Ok(true)

@@ -14,6 +14,7 @@ import ctypes
 import os
 import threading
 import types
+import warnings
 
 import tensorflow as tf
 
@@ -32,6 +33,16 @@ OP_NAMES = (
 )
 
 RreluOutput = collections.namedtuple("RreluOutput", ["activations", "slopes"])
+
+#: The TensorFlow minor versions the op library was tested with (its C API is not frozen).
+TESTED_TENSORFLOW = ("2.21",)
+
+if not tf.__version__.startswith(TESTED_TENSORFLOW):
+    warnings.warn(
+        f"rectify.tf was tested with TensorFlow {', '.join(TESTED_TENSORFLOW)}; this is {tf.__version__}",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 _lock = threading.Lock()
 
