@@ -58,7 +58,7 @@ lint:
 	cargo clippy --workspace --all-targets --features rectify/tract -- -D warnings
 	cargo clippy --all-targets --features fault-injection -- -D warnings
 
-test-rust: venv build
+test-rust: venv build package
 	$(RUN) cargo test --workspace --features rectify/tract --lib --bins --tests --examples
 
 # The Python package, installed into .venv the way users install it (it bundles both libraries).

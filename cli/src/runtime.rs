@@ -90,24 +90,39 @@ fn python_wheel_library() -> Option<PathBuf> {
     capi_library(Path::new(dir.trim())).filter(|_| !dir.trim().is_empty())
 }
 
-/// librectify.so: `--library`, else `RECTIFY_LIBRARY`, else next to this binary.
+/// librectify.so: `--library`, else `RECTIFY_LIBRARY`, else next to this binary, else the one
+/// bundled with the `rectify` Python package of `python3` on PATH (`pip install .`).
 pub fn find_library(flag: Option<&Path>) -> Result<Found> {
     let (path, how) = match (flag, std::env::var_os("RECTIFY_LIBRARY")) {
         (Some(p), _) => (p.to_path_buf(), "--library".to_string()),
         (None, Some(p)) => (PathBuf::from(p), "RECTIFY_LIBRARY".to_string()),
         (None, None) => {
             let exe = std::env::current_exe().context("locating this binary")?;
-            (exe.with_file_name("librectify.so"), "next to this binary".to_string())
+            let beside = exe.with_file_name("librectify.so");
+            match python_package_library() {
+                Some(bundled) if !beside.is_file() => (bundled, "the rectify Python package".to_string()),
+                _ => (beside, "next to this binary".to_string()),
+            }
         }
     };
     if !path.is_file() {
         bail!(
             "librectify.so not found at {} ({how}): build it with `cargo build --release -p rectify` and pass \
-             --library target/release/librectify.so",
+             --library target/release/librectify.so, or `pip install .` the rectify package",
             path.display()
         );
     }
     Ok(Found { path, how })
+}
+
+/// librectify.so inside the `rectify` package of `python3`, found without importing it.
+fn python_package_library() -> Option<PathBuf> {
+    let script =
+        "import importlib.util as u; s = u.find_spec('rectify'); print(s.submodule_search_locations[0] if s else '')";
+    let out = std::process::Command::new("python3").args(["-c", script]).output().ok()?;
+    let dir = String::from_utf8(out.stdout).ok()?;
+    let library = Path::new(dir.trim()).join("librectify.so");
+    (!dir.trim().is_empty() && library.is_file()).then_some(library)
 }
 
 /// The process's ONNX Runtime environment, loaded once from `library`.

@@ -271,3 +271,21 @@ fn info_lists_ops_attributes_and_the_runtime() {
         assert!(report.contains(line), "missing '{line}' in:\n{report}");
     }
 }
+
+#[test]
+fn a_copied_binary_finds_the_library_of_the_python_package() {
+    // `cargo install --path cli` puts the binary where no librectify.so lies beside it; after
+    // `pip install .` (make test installs the package into .venv) it takes the package's.
+    let dir = tmp("installed-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("rectify");
+    std::fs::copy(env!("CARGO_BIN_EXE_rectify"), &exe).unwrap();
+    let path = format!("{}:{}", repo().join(".venv/bin").display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(&exe).env("PATH", path).env_remove("RECTIFY_LIBRARY").arg("info").output().unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("site-packages/rectify/librectify.so (the rectify Python package), version 0.1.0"),
+        "{report}"
+    );
+}
