@@ -82,12 +82,20 @@ fn capi_library(package: &Path) -> Option<PathBuf> {
     libs.pop()
 }
 
-/// Asks `python3` where its onnxruntime package lives (without importing it).
-fn python_wheel_library() -> Option<PathBuf> {
-    let script = "import importlib.util as u; s = u.find_spec('onnxruntime'); print(s.submodule_search_locations[0] if s else '')";
-    let out = std::process::Command::new("python3").args(["-c", script]).output().ok()?;
+/// Where `python3` on PATH has the package `name`, found without importing it.
+fn python_package_dir(name: &str) -> Option<PathBuf> {
+    let script = format!(
+        "import importlib.util as u; s = u.find_spec('{name}'); print(s.submodule_search_locations[0] if s else '')"
+    );
+    let out = std::process::Command::new("python3").args(["-c", &script]).output().ok()?;
     let dir = String::from_utf8(out.stdout).ok()?;
-    capi_library(Path::new(dir.trim())).filter(|_| !dir.trim().is_empty())
+    let dir = dir.trim();
+    (!dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// The onnxruntime wheel's library of `python3` on PATH.
+fn python_wheel_library() -> Option<PathBuf> {
+    capi_library(&python_package_dir("onnxruntime")?)
 }
 
 /// librectify.so: `--library`, else `RECTIFY_LIBRARY`, else next to this binary, else the one
@@ -115,14 +123,9 @@ pub fn find_library(flag: Option<&Path>) -> Result<Found> {
     Ok(Found { path, how })
 }
 
-/// librectify.so inside the `rectify` package of `python3`, found without importing it.
+/// librectify.so inside the `rectify` package of `python3` on PATH.
 fn python_package_library() -> Option<PathBuf> {
-    let script =
-        "import importlib.util as u; s = u.find_spec('rectify'); print(s.submodule_search_locations[0] if s else '')";
-    let out = std::process::Command::new("python3").args(["-c", script]).output().ok()?;
-    let dir = String::from_utf8(out.stdout).ok()?;
-    let library = Path::new(dir.trim()).join("librectify.so");
-    (!dir.trim().is_empty() && library.is_file()).then_some(library)
+    Some(python_package_dir("rectify")?.join("librectify.so")).filter(|library| library.is_file())
 }
 
 /// The process's ONNX Runtime environment, loaded once from `library`.
