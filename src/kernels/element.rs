@@ -44,6 +44,9 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     fn from_f64(a: f64) -> Self;
     /// Exact widening, for range checks and references.
     fn to_f64(self) -> f64;
+    /// `lower + q·step` rounded once (a fused multiply-add) in f32, or in f64 for f64, then
+    /// to this type: RRelu's slope for a draw `q`.
+    fn from_draw(q: u32, step: f64, lower: f64) -> Self;
     /// The next value towards +inf (finite, non-NaN input).
     fn next_up(self) -> Self;
     /// The next value towards -inf (finite, non-NaN input).
@@ -103,6 +106,10 @@ impl Element for f32 {
     fn from_f64(a: f64) -> Self {
         a as f32
     }
+    #[inline(always)]
+    fn from_draw(q: u32, step: f64, lower: f64) -> Self {
+        (q as f32).mul_add(step as f32, lower as f32)
+    }
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
@@ -141,6 +148,10 @@ impl Element for f64 {
     }
     fn from_f64(a: f64) -> Self {
         a
+    }
+    #[inline(always)]
+    fn from_draw(q: u32, step: f64, lower: f64) -> Self {
+        f64::from(q).mul_add(step, lower)
     }
     fn to_f64(self) -> f64 {
         self
@@ -185,6 +196,10 @@ macro_rules! half_element {
             }
             fn from_f64(a: f64) -> Self {
                 <$t>::from_f64(a)
+            }
+            #[inline(always)]
+            fn from_draw(q: u32, step: f64, lower: f64) -> Self {
+                <$t>::from_f32(f32::from_draw(q, step, lower))
             }
             fn to_f64(self) -> f64 {
                 self.to_f64()

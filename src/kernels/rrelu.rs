@@ -2,12 +2,13 @@
 //!
 //! Inference: `y = leaky_relu(x, (lower + upper) / 2)`, the mean taken in f32.
 //! Training: element `i` of run `r` draws `a` from U[lower, upper) with Philox keyed by
-//! `seed`; `y = a * x` where `x < 0`, else `x` (LeakyRelu's rule with alpha `a`); the
-//! slope output holds `a` where `x < 0` and 1 elsewhere, so `y == x * slope` exactly.
+//! `seed` (see [`SlopeRange`]); `y = a * x` where `x < 0`, else `x` (LeakyRelu's rule with
+//! alpha `a`); the slope output holds `a` where `x < 0` and 1 elsewhere, so
+//! `y == x * slope` exactly.
 
 use super::element::Element;
 use super::leaky_relu::leaky_relu;
-use super::rng::UniformStream;
+use super::rng::PhiloxStream;
 use super::simd::{self, Level};
 use crate::error::{Error, Result};
 
@@ -95,7 +96,7 @@ impl Rrelu {
             }
             return;
         }
-        let stream = UniformStream::new(self.seed, run);
+        let stream = PhiloxStream::new(self.seed, run);
         simd::rrelu_train(Level::best(), self, &self.slope_range::<T>(), &stream, start, x, y, slope);
     }
 
@@ -106,14 +107,14 @@ impl Rrelu {
         &self,
         level: Level,
         range: &SlopeRange<T>,
-        stream: &UniformStream,
+        stream: &PhiloxStream,
         start: usize,
         x: &[T],
         y: &mut [T],
         mut slope: Option<&mut [T]>,
     ) {
         const BLOCK: usize = 256;
-        let mut draws = [0.0f32; BLOCK];
+        let mut draws = [0u32; BLOCK];
         for (block, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
             let offset = block * BLOCK;
             let draws = &mut draws[..xs.len()];
@@ -140,6 +141,9 @@ impl Rrelu {
     fn slope_range<T: Element>(&self) -> SlopeRange<T> {
         let (lower, upper) = (f64::from(self.lower), f64::from(self.upper));
         let (mut lo, mut hi) = (T::from_f64(lower), T::from_f64(upper));
+        if lower == upper {
+            return SlopeRange { lower, step: 0.0, lo, hi: lo };
+        }
         for _ in 0..2 {
             if lo.to_f64() < lower {
                 lo = lo.next_up();
@@ -148,43 +152,136 @@ impl Rrelu {
                 hi = hi.next_down();
             }
         }
-        SlopeRange { lower, width: upper - lower, lo, hi, point: lower == upper }
+        SlopeRange { lower, step: (upper - lower) / f64::from(1u32 << DRAW_BITS), lo, hi }
     }
 
     #[cfg(test)]
-    fn slope_from_uniform<T: Element>(&self, u: f32) -> T {
-        self.slope_range::<T>().pick(u)
+    fn slope_from_draw<T: Element>(&self, word: u32) -> T {
+        self.slope_range::<T>().pick(word)
     }
 }
 
+/// Random bits of each draw that set the slope: as many as a float32 significand holds.
+const DRAW_BITS: u32 = 24;
+
 /// Where RRelu's slopes live in `T`: `lo` is the smallest value >= lower, `hi` the largest
-/// < upper. A draw `u` in [0, 1) maps to `lower + (upper - lower)·u` in f64 (no overflow, at
-/// most a step outside after rounding to `T`), then is clamped to [lo, hi]; when no value of
-/// `T` lies inside, `lo`; when `lower == upper`, that one point.
+/// < upper. A draw's top 24 bits `q` map to `lower + q·step` with `step = (upper -
+/// lower) / 2^24` ([`Element::from_draw`]: one rounding, so no overflow even for the widest
+/// bounds), then are clamped to [lo, hi]; when no value of `T` lies inside, `lo`; when
+/// `lower == upper`, the value of `T` nearest to it.
 #[derive(Clone, Copy, Debug)]
 pub struct SlopeRange<T> {
     lower: f64,
-    width: f64,
+    step: f64,
     lo: T,
     hi: T,
-    point: bool,
 }
 
 impl<T: Element> SlopeRange<T> {
     #[inline(always)]
-    fn pick(&self, u: f32) -> T {
-        let a = T::from_f64(self.lower + self.width * f64::from(u));
-        if self.point {
-            return a;
-        }
+    fn pick(&self, word: u32) -> T {
+        let a = T::from_draw(word >> (32 - DRAW_BITS), self.step, self.lower);
         let a = if a > self.hi { self.hi } else { a };
         if a < self.lo { self.lo } else { a }
+    }
+}
+
+/// The float32 training kernel in AVX-512: Philox words go straight from registers into the
+/// slope map and LeakyRelu's rule, 128 elements per step, with the bits of the generic body.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{DRAW_BITS, Rrelu, SlopeRange};
+    use crate::kernels::rng::{GROUP, LANES, PhiloxStream, x86::Registers};
+    use crate::kernels::simd::Level;
+
+    /// Philox groups computed side by side per step.
+    const STEP: usize = 3;
+
+    /// Elements `start..start + x.len()` of one run: whole pairs of groups here, the ragged
+    /// ends through [`Rrelu::train`].
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    pub fn train_f32(
+        level: Level,
+        op: &Rrelu,
+        range: &SlopeRange<f32>,
+        stream: &PhiloxStream,
+        start: usize,
+        x: &[f32],
+        y: &mut [f32],
+        mut slope: Option<&mut [f32]>,
+    ) {
+        assert_eq!(x.len(), y.len(), "rrelu: input and output lengths differ");
+        let n = x.len();
+        if let Some(slope) = slope.as_deref() {
+            assert_eq!(slope.len(), n, "rrelu: slope length differs");
+        }
+        let head = (start.div_ceil(GROUP) * GROUP - start).min(n);
+        let body = head + (n - head) / (STEP * GROUP) * (STEP * GROUP);
+        op.train(level, range, stream, start, &x[..head], &mut y[..head], slope.as_deref_mut().map(|s| &mut s[..head]));
+        let regs = Registers::new(stream);
+        let map = SlopeMap::new(range);
+        let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+        let sp = slope.as_deref_mut().map(|s| s.as_mut_ptr());
+        for i in (head..body).step_by(STEP * GROUP) {
+            let groups = regs.groups::<STEP>((start + i) / GROUP);
+            for (g, words) in groups.iter().enumerate() {
+                for (w, &words) in words.iter().enumerate() {
+                    let at = i + g * GROUP + w * LANES;
+                    // SAFETY: at + 16 <= body <= n for x, y and slope (asserted above).
+                    unsafe { map.apply(words, xp.add(at), yp.add(at), sp.map(|s| s.add(at))) };
+                }
+            }
+        }
+        op.train(level, range, stream, start + body, &x[body..], &mut y[body..], slope.map(|s| &mut s[body..]));
+    }
+
+    /// [`SlopeRange::pick`] and the training rule for 16 lanes.
+    struct SlopeMap {
+        step: __m512,
+        lower: __m512,
+        lo: __m512,
+        hi: __m512,
+    }
+
+    impl SlopeMap {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn new(range: &SlopeRange<f32>) -> Self {
+            let step = _mm512_set1_ps(range.step as f32);
+            let lower = _mm512_set1_ps(range.lower as f32);
+            Self { step, lower, lo: _mm512_set1_ps(range.lo), hi: _mm512_set1_ps(range.hi) }
+        }
+
+        /// Elements `x[..16]` with draws `words` into `y[..16]` and, if given, `slope[..16]`.
+        ///
+        /// # Safety
+        /// Each pointer must be valid for 16 floats.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn apply(&self, words: __m512i, x: *const f32, y: *mut f32, slope: Option<*mut f32>) {
+            let q = _mm512_cvtepi32_ps(_mm512_srli_epi32::<{ 32 - DRAW_BITS }>(words));
+            // The generic order: one fma, then `hi` if above it, then `lo` if below it.
+            let a = _mm512_max_ps(self.lo, _mm512_min_ps(self.hi, _mm512_fmadd_ps(q, self.step, self.lower)));
+            // SAFETY: the caller's contract.
+            unsafe {
+                let xv = _mm512_loadu_ps(x);
+                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(xv, _mm512_setzero_ps());
+                _mm512_storeu_ps(y, _mm512_mask_mul_ps(xv, negative, xv, a));
+                if let Some(slope) = slope {
+                    _mm512_storeu_ps(slope, _mm512_mask_blend_ps(negative, _mm512_set1_ps(1.0), a));
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::simd;
     use half::f16;
 
     #[test]
@@ -215,20 +312,23 @@ mod tests {
         // Found by the `kernels` fuzz target: `upper - lower` overflowed f32 to inf, and
         // stepping down from the largest f64 to `upper` one ULP at a time never ended.
         let op = Rrelu::new(-3e38, 3e38, 1, 0).unwrap();
-        for u in [0.0f32, 0.5, 1.0 - 2f32.powi(-24)] {
-            let a: f64 = op.slope_from_uniform(u);
+        for u in [0, 1 << 31, u32::MAX] {
+            let a: f64 = op.slope_from_draw(u);
             assert!((-3e38f32 as f64..3e38f32 as f64).contains(&a), "u = {u}: {a}");
-            let a: f32 = op.slope_from_uniform(u);
+            let a: f32 = op.slope_from_draw(u);
             assert!(a.is_finite() && (-3e38..3e38).contains(&a), "u = {u}: {a}");
         }
+        // Spread evenly, not piled at the ends: the middle draw lands near 0.
+        let a: f32 = op.slope_from_draw(1 << 31);
+        assert!(a.abs() < 1e32, "{a}");
     }
 
     #[test]
     fn training_slopes_stay_in_range_after_rounding() {
         // upper = 0.5 is exact in f16: draws just below it must not round up onto it.
         let op = Rrelu::new(0.25, 0.5, 1, 3).unwrap();
-        for u in [0.0f32, 0.5, 0.999, 1.0 - 2f32.powi(-24)] {
-            let a: f16 = op.slope_from_uniform(u);
+        for u in [0, 1 << 31, 0xFFD0_0000, u32::MAX] {
+            let a: f16 = op.slope_from_draw(u);
             assert!(a.to_f64() >= 0.25 && a.to_f64() < 0.5, "u = {u}: a = {a}");
         }
     }
@@ -255,5 +355,47 @@ mod tests {
         }
         assert_eq!(y, y2);
         assert_eq!(s, s2);
+    }
+
+    /// Every level (and the AVX-512 float kernel) against draw-by-draw arithmetic, over
+    /// heads, tails, far counters, clamped and single-point ranges.
+    fn check_levels<T: Element + std::fmt::Debug>(x: &[T]) {
+        let bits = |v: T| v.to_f64().to_bits();
+        for (lower, upper) in [(0.125, 1.0 / 3.0), (0.25, 0.5), (0.3, 0.3), (-2.0, 5.0), (-6e4, 6e4)] {
+            let op = Rrelu::new(lower, upper, 1, 99).unwrap();
+            let (range, stream) = (op.slope_range::<T>(), PhiloxStream::new(99, 7));
+            for level in Level::supported() {
+                for (start, len) in [(0, x.len()), (5, 1000), (64, 192), (3, 10), ((1 << 36) - 100, 700)] {
+                    let xs = &x[..len];
+                    let (mut y, mut s, mut y_only) = (vec![T::ONE; len], vec![T::ONE; len], vec![T::ONE; len]);
+                    simd::rrelu_train(level, &op, &range, &stream, start, xs, &mut y, Some(&mut s));
+                    simd::rrelu_train(level, &op, &range, &stream, start, xs, &mut y_only, None);
+                    for (i, &xi) in xs.iter().enumerate() {
+                        let a = range.pick(stream.draw(start + i));
+                        let want_s = if xi.is_negative() { a } else { T::ONE };
+                        let at = format!("{} {} [{lower}, {upper}) element {}", level.name(), T::ONNX_NAME, start + i);
+                        assert_eq!(bits(y[i]), bits(xi.leaky_with(a)), "y, {at}");
+                        assert_eq!(bits(y_only[i]), bits(y[i]), "y without slope, {at}");
+                        assert_eq!(bits(s[i]), bits(want_s), "slope, {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_gives_the_reference_bits() {
+        let x: Vec<f32> = (0..3000)
+            .map(|i| match i % 97 {
+                0 => f32::NAN,
+                1 => -0.0,
+                2 => f32::NEG_INFINITY,
+                3 => -1e-45,
+                _ => (i as f32 * 0.731).sin() * 3.0,
+            })
+            .collect();
+        check_levels(&x);
+        check_levels(&x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
+        check_levels(&x.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>());
     }
 }

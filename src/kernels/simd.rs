@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use half::f16;
 
 use super::element::{Element, Slope};
-use super::rng::UniformStream;
+use super::rng::PhiloxStream;
 use super::rrelu::{Rrelu, SlopeRange};
 
 /// An instruction-set level this CPU supports. Only [`Level::best`] and
@@ -163,12 +163,21 @@ pub fn rrelu_train<T: Element>(
     level: Level,
     op: &Rrelu,
     range: &SlopeRange<T>,
-    stream: &UniformStream,
+    stream: &PhiloxStream,
     start: usize,
     x: &[T],
     y: &mut [T],
     slope: Option<&mut [T]>,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level.0 == Isa::Avx512
+        && let (Some(range), Some(xf), Some(yf)) =
+            (cast::<_, SlopeRange<f32>>(std::slice::from_ref(range)), cast::<T, f32>(x), cast_mut::<T, f32>(y))
+    {
+        let slope = slope.map(|s| cast_mut::<T, f32>(s).expect("the slope has x's type"));
+        // SAFETY: Avx512 exists only where AVX-512 F/BW/VL, AVX2, FMA and F16C do.
+        return unsafe { super::rrelu::x86::train_f32(level, op, &range[0], stream, start, xf, yf, slope) };
+    }
     match level.0 {
         Isa::Portable => op.train(level, range, stream, start, x, y, slope),
         // SAFETY: a Level exists only for ISAs this CPU supports.
@@ -186,7 +195,7 @@ mod x86 {
 
     use half::f16;
 
-    use super::{Element, Level, Rrelu, Slope, SlopeRange, UniformStream};
+    use super::{Element, Level, PhiloxStream, Rrelu, Slope, SlopeRange};
 
     /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha
     /// : x` in f32, round once (RNE). The tail takes the scalar rule; the tests check every
@@ -306,7 +315,7 @@ mod x86 {
         level: Level,
         op: &Rrelu,
         range: &SlopeRange<T>,
-        stream: &UniformStream,
+        stream: &PhiloxStream,
         start: usize,
         x: &[T],
         y: &mut [T],
@@ -321,7 +330,7 @@ mod x86 {
         level: Level,
         op: &Rrelu,
         range: &SlopeRange<T>,
-        stream: &UniformStream,
+        stream: &PhiloxStream,
         start: usize,
         x: &[T],
         y: &mut [T],
