@@ -17,7 +17,26 @@ use crate::ops::AttributeSource;
 pub struct Api {
     raw: &'static OrtApi,
     version: u32,
+    shape_reference: Option<ShapeReference>,
 }
+
+/// `GetTensorElementTypeAndShapeDataReference` (API 24, ONNX Runtime 1.24): a tensor's
+/// element type and a pointer to its dimensions, with nothing allocated.
+type ShapeReference = unsafe extern "system" fn(
+    value: *const OrtValue,
+    elem_type: *mut ONNXTensorElementDataType,
+    shape_data: *mut *const i64,
+    shape_data_count: *mut usize,
+) -> OrtStatusPtr;
+
+/// Where `GetTensorElementTypeAndShapeDataReference` sits in the `OrtApi` table: entry 414
+/// (byte offset 3312), counted in ort-sys's bindgen of ONNX Runtime's C header with
+/// `api-24` on a non-wasm target; the table only ever grows at the end. ort-sys is used
+/// without `api-24` (that feature would also change `OrtCustomOp`), so the entry is read by
+/// position. Every ONNX Runtime integration test runs through it on 1.31.1.
+const SHAPE_REFERENCE_ENTRY: usize = 414;
+/// The API version that has the entry.
+pub const SHAPE_REFERENCE_API: u32 = 24;
 
 // SAFETY: the OrtApi table is immutable and lives as long as the runtime library.
 unsafe impl Send for Api {}
@@ -28,7 +47,19 @@ impl Api {
     /// # Safety
     /// `raw` must be the table returned by `OrtApiBase::GetApi(version)`.
     pub unsafe fn new(raw: &'static OrtApi, version: u32) -> Self {
-        Self { raw, version }
+        Self { raw, version, shape_reference: None }
+    }
+
+    /// Adds the allocation-free shape query of API 24.
+    ///
+    /// # Safety
+    /// `table` must be the table returned by `OrtApiBase::GetApi(SHAPE_REFERENCE_API)`.
+    pub unsafe fn with_shape_reference(mut self, table: &'static OrtApi) -> Self {
+        // SAFETY: a version-24 table holds at least 415 function pointers (ONNX Runtime's
+        // C header), each a nullable `extern "system" fn`, the same size as a pointer.
+        let entry = unsafe { *ptr::from_ref(table).cast::<Option<ShapeReference>>().add(SHAPE_REFERENCE_ENTRY) };
+        self.shape_reference = entry;
+        self
     }
 
     pub fn raw(&self) -> &'static OrtApi {
@@ -129,6 +160,15 @@ impl Dims {
         if rank <= 8 { Dims::Inline([0; 8], rank) } else { Dims::Heap(vec![0; rank]) }
     }
 
+    fn from_slice(dims: &[i64]) -> Self {
+        let mut out = Self::zeros(dims.len());
+        match &mut out {
+            Dims::Inline(inline, rank) => inline[..*rank].copy_from_slice(dims),
+            Dims::Heap(heap) => heap.copy_from_slice(dims),
+        }
+        out
+    }
+
     fn as_mut_ptr(&mut self) -> *mut i64 {
         match self {
             Dims::Inline(dims, _) => dims.as_mut_ptr(),
@@ -167,14 +207,27 @@ pub struct OutputTensor {
 /// # Safety
 /// `value` must be a valid tensor for the current callback.
 unsafe fn view(api: Api, op: &'static str, value: *const OrtValue) -> Result<TensorView> {
+    let mut data = ptr::null_mut();
+    // SAFETY: the value is a tensor; ORT only reads the pointer we get for inputs.
+    api.check(op, "GetTensorMutableData", unsafe { (api.raw.GetTensorMutableData)(value.cast_mut(), &mut data) })?;
+    if let Some(shape_reference) = api.shape_reference {
+        let (mut id, mut dims, mut rank) = (0i32, ptr::null(), 0usize);
+        let out = (&mut id as *mut i32).cast::<ONNXTensorElementDataType>();
+        // SAFETY: `value` is valid; ORT writes one 32-bit enum, a pointer and a count.
+        let status = unsafe { shape_reference(value, out, &mut dims, &mut rank) };
+        api.check(op, "GetTensorElementTypeAndShapeDataReference", status)?;
+        let shape = match rank {
+            0 => Dims::zeros(0),
+            // SAFETY: ORT points at `rank` dimensions that live as long as the tensor.
+            _ => Dims::from_slice(unsafe { std::slice::from_raw_parts(dims, rank) }),
+        };
+        return Ok(TensorView { shape, element_type: id, data });
+    }
     let mut info = ptr::null_mut();
     // SAFETY: `value` is valid; ORT allocates `info`, which TypeShape releases.
     api.check(op, "GetTensorTypeAndShape", unsafe { (api.raw.GetTensorTypeAndShape)(value, &mut info) })?;
     // SAFETY: `info` was just created for us.
     let info = unsafe { TypeShape::new(api, info, true) };
-    let mut data = ptr::null_mut();
-    // SAFETY: the value is a tensor; ORT only reads the pointer we get for inputs.
-    api.check(op, "GetTensorMutableData", unsafe { (api.raw.GetTensorMutableData)(value.cast_mut(), &mut data) })?;
     Ok(TensorView { shape: info.dims(op)?, element_type: info.element_type(op)?, data })
 }
 

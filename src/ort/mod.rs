@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 use ort_sys::{OrtApiBase, OrtCustomOpDomain, OrtErrorCode, OrtSessionOptions, OrtStatus};
 
-use self::api::Api;
+use self::api::{Api, SHAPE_REFERENCE_API};
 use self::custom_op::RectifyOp;
 use crate::boundary;
 use crate::error::{Error, Result};
@@ -27,9 +27,9 @@ pub const MAX_OP_VERSION: u32 = 18;
 
 const REGISTER: &str = "RegisterCustomOps";
 
-/// The API version to request from a runtime whose version string is `version`
-/// (`"1.31.1"`): its minor (ORT's API version), capped at the layout we fill.
-pub fn negotiate_api_version(version: &str) -> Result<u32> {
+/// The API version of a runtime whose version string is `version` (`"1.31.1"` -> 31: ORT's
+/// minor is its API version); refuses runtimes older than 1.16.
+pub fn runtime_api_version(version: &str) -> Result<u32> {
     let mut parts = version.trim().split('.').map(str::parse::<u32>);
     let (major, minor) = match (parts.next(), parts.next()) {
         (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
@@ -41,7 +41,12 @@ pub fn negotiate_api_version(version: &str) -> Result<u32> {
             format!("ONNX Runtime {version} is too old: rectify needs ONNX Runtime >= 1.{MIN_ORT_MINOR}"),
         ));
     }
-    Ok(if major > 1 { MAX_OP_VERSION } else { minor.min(MAX_OP_VERSION) })
+    Ok(if major > 1 { u32::MAX } else { minor })
+}
+
+/// The API version to request for the custom ops: the runtime's, capped at the layout we fill.
+pub fn negotiate_api_version(version: &str) -> Result<u32> {
+    Ok(runtime_api_version(version)?.min(MAX_OP_VERSION))
 }
 
 /// The domain and ops of this library load. ORT keeps raw pointers to both for as long
@@ -122,17 +127,26 @@ fn fail_early(api_base: &OrtApiBase, err: &Error) -> *mut OrtStatus {
 unsafe fn register(options: *mut OrtSessionOptions, api_base: &OrtApiBase) -> *mut OrtStatus {
     // SAFETY: GetVersionString returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr((api_base.GetVersionString)()) }.to_string_lossy().into_owned();
-    let api_version = match negotiate_api_version(&version) {
-        Ok(v) => v,
-        Err(err) => return fail_early(api_base, &err),
-    };
+    let (runtime_api, api_version) =
+        match runtime_api_version(&version).and_then(|r| Ok((r, negotiate_api_version(&version)?))) {
+            Ok(v) => v,
+            Err(err) => return fail_early(api_base, &err),
+        };
     // SAFETY: the runtime supports `api_version` (negotiated above); the table is static.
     let Some(raw) = (unsafe { (api_base.GetApi)(api_version).as_ref() }) else {
         let err = Error::runtime(REGISTER, format!("ONNX Runtime {version} has no API version {api_version}"));
         return fail_early(api_base, &err);
     };
     // SAFETY: `raw` is the table for `api_version`.
-    let api = unsafe { Api::new(raw, api_version) };
+    let mut api = unsafe { Api::new(raw, api_version) };
+    // Asked only of runtimes that have it: GetApi logs an error for versions it lacks.
+    if runtime_api >= SHAPE_REFERENCE_API {
+        // SAFETY: GetApi returns a static table for a version the runtime supports, or NULL.
+        if let Some(table) = unsafe { (api_base.GetApi)(SHAPE_REFERENCE_API).as_ref() } {
+            // SAFETY: `table` is the version-24 table.
+            api = unsafe { api.with_shape_reference(table) };
+        }
+    }
     let result = boundary::catch(REGISTER, || {
         let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
         let registry = match registry.as_mut() {
@@ -191,6 +205,10 @@ mod tests {
         assert_eq!(negotiate_api_version("1.17.0"), Ok(17));
         assert_eq!(negotiate_api_version("1.16.3"), Ok(16));
         assert_eq!(negotiate_api_version("2.0.0"), Ok(18));
+        // The runtime's own version decides which newer entries of its table exist.
+        assert_eq!(runtime_api_version("1.31.1"), Ok(31));
+        assert_eq!(runtime_api_version("1.16.3"), Ok(16));
+        assert_eq!(runtime_api_version("2.0.0"), Ok(u32::MAX));
     }
 
     #[test]
