@@ -104,6 +104,11 @@ fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize], out_shape: &[usiz
     .expect("output");
     binding.bind_input("X", &x).expect("bind X");
     binding.bind_output("Y", y).expect("bind Y");
+    // RRelu training's optional Slope output, when the model asks for it.
+    if session.outputs().iter().any(|o| o.name() == "Slope") {
+        let slope = Tensor::<f32>::new(alloc, out_shape.to_vec()).expect("slope output");
+        binding.bind_output("Slope", slope.into_dyn()).expect("bind Slope");
+    }
     Bound { session, binding }
 }
 
@@ -232,56 +237,75 @@ fn model_rows(rows: &mut Vec<Row>) {
             bytes: 3 * 112 * 112 * 4,
         });
         // RRelu training against rectify's own LeakyRelu (P5): "other" is LeakyRelu here.
-        for n in [64 * K, M, 4 * M] {
-            let (r, o) = compare(
-                "rrelu_training_float_x1.rectify.onnx",
-                Some("leaky_relu_float_x1.rectify.onnx"),
-                threads,
-                Dt::F32,
-                &[n],
-            );
-            rows.push(Row {
-                case: "RRelu training vs LeakyRelu".into(),
-                dtype: "float",
-                nodes: 1,
-                elements: n,
-                threads,
-                rectify: r,
-                other: o,
-                memcpy: memcpy_time(n * 4),
-                bytes: n * 4,
-            });
+        // With the Slope output too (a training graph keeps it for the gradient): one more
+        // tensor written.
+        for (model, case) in [
+            ("rrelu_training_float_x1.rectify.onnx", "RRelu training vs LeakyRelu"),
+            ("rrelu_training_slope_float_x1.rectify.onnx", "RRelu training + Slope vs LeakyRelu"),
+        ] {
+            for n in [64 * K, M, 4 * M] {
+                let (r, o) = compare(model, Some("leaky_relu_float_x1.rectify.onnx"), threads, Dt::F32, &[n]);
+                rows.push(Row {
+                    case: case.into(),
+                    dtype: "float",
+                    nodes: 1,
+                    elements: n,
+                    threads,
+                    rectify: r,
+                    other: o,
+                    memcpy: memcpy_time(n * 4),
+                    bytes: n * 4,
+                });
+            }
         }
     }
 }
 
-/// Kernel throughput against copy_from_slice, one thread, no ONNX Runtime (P4).
+/// A 64-byte-aligned run of `n` floats inside `buffer`, as ONNX Runtime's allocator hands
+/// out tensors.
+fn aligned(buffer: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    buffer.resize(n + 16, 0.0);
+    let start = buffer.as_ptr().align_offset(64);
+    &mut buffer[start..start + n]
+}
+
+/// Kernel throughput against copy_from_slice, one thread, no ONNX Runtime (P4): the kernel,
+/// the seed formula and the copy run in rounds on the same aligned buffers.
 fn kernel_rows(rows: &mut Vec<Row>) {
     for n in [K, 16 * K, 256 * K, 4 * M, 64 * M] {
-        let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-        let mut y = vec![0f32; n];
-        let t = measure(Duration::from_millis(200), 5, || {
-            rectify::kernels::leaky_relu(black_box(&x), &mut y, 0.01);
-            black_box(&mut y);
-        });
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let x = aligned(&mut xb, n);
+        x.iter_mut().enumerate().for_each(|(i, v)| *v = (i as f32 * 0.37).sin());
+        let x = &*x;
+        let y = aligned(&mut yb, n);
         // The seed formula, for comparison only (inexact: never shipped).
         let (f1, f2) = (0.5 * (1.0 + 0.01f32), 0.5 * (1.0 - 0.01f32));
-        let seed = measure(Duration::from_millis(200), 5, || {
-            for (y, &x) in y.iter_mut().zip(black_box(&x)) {
-                *y = f1 * x + f2 * x.abs();
-            }
-            black_box(&mut y);
-        });
-        let memcpy = memcpy_time(n * 4);
+        let (mut kernel, mut seed, mut copy) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..5 {
+            kernel.push(measure(Duration::from_millis(40), 3, || {
+                rectify::kernels::leaky_relu(black_box(x), y, 0.01);
+                black_box(&mut *y);
+            }));
+            seed.push(measure(Duration::from_millis(40), 3, || {
+                for (y, &x) in y.iter_mut().zip(black_box(x)) {
+                    *y = f1 * x + f2 * x.abs();
+                }
+                black_box(&mut *y);
+            }));
+            copy.push(measure(Duration::from_millis(40), 3, || {
+                y.copy_from_slice(black_box(x));
+                black_box(&mut *y);
+            }));
+        }
         rows.push(Row {
             case: "kernel leaky_relu (vs seed formula)".into(),
             dtype: "float",
             nodes: 1,
             elements: n,
             threads: 1,
-            rectify: t,
-            other: Some(seed),
-            memcpy,
+            rectify: median(kernel),
+            other: Some(median(seed)),
+            memcpy: median(copy),
             bytes: n * 4,
         });
     }

@@ -304,6 +304,11 @@ def bench_models():
         "rrelu_training_float_x1.rectify", "float", 1, ["n"],
         lambda a, b: helper.make_node("RRelu", [a], [b], domain=DOMAIN, training=1, seed=SEED),
     )
+    node = helper.make_node("RRelu", ["X"], ["Y", "Slope"], domain=DOMAIN, training=1, seed=SEED)
+    yield make_model(
+        "rrelu_training_slope_float_x1.rectify", [node], [value("X", "float", ["n"])],
+        [value("Y", "float", ["n"]), value("Slope", "float", ["n"])],
+    )
 
 
 def main():
