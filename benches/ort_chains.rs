@@ -8,6 +8,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "ort_chains/kernels.rs"]
+mod kernels;
 #[path = "ort_chains/plot.rs"]
 mod plot;
 
@@ -48,14 +50,14 @@ impl Row {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
 
 /// Runs `f` in batches of `batch` until about `budget` has passed (at least `min` batches);
 /// returns the median time of one call.
-fn measure(budget: Duration, min: usize, mut f: impl FnMut()) -> Duration {
+pub fn measure(budget: Duration, min: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up
     let probe = Instant::now();
     f();
@@ -153,8 +155,8 @@ fn compare_in(
     (median(tr), (!to.is_empty()).then(|| median(to)))
 }
 
-const K: usize = 1 << 10;
-const M: usize = 1 << 20;
+pub const K: usize = 1 << 10;
+pub const M: usize = 1 << 20;
 
 pub fn size_name(n: usize) -> String {
     if n >= M { format!("{}M", n / M) } else { format!("{}K", n / K) }
@@ -261,56 +263,6 @@ fn model_rows(rows: &mut Vec<Row>) {
     }
 }
 
-/// A 64-byte-aligned run of `n` floats inside `buffer`, as ONNX Runtime's allocator hands
-/// out tensors.
-fn aligned(buffer: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    buffer.resize(n + 16, 0.0);
-    let start = buffer.as_ptr().align_offset(64);
-    &mut buffer[start..start + n]
-}
-
-/// Kernel throughput against copy_from_slice, one thread, no ONNX Runtime (P4): the kernel,
-/// the seed formula and the copy run in rounds on the same aligned buffers.
-fn kernel_rows(rows: &mut Vec<Row>) {
-    for n in [K, 16 * K, 256 * K, 4 * M, 64 * M] {
-        let (mut xb, mut yb) = (Vec::new(), Vec::new());
-        let x = aligned(&mut xb, n);
-        x.iter_mut().enumerate().for_each(|(i, v)| *v = (i as f32 * 0.37).sin());
-        let x = &*x;
-        let y = aligned(&mut yb, n);
-        // The seed formula, for comparison only (inexact: never shipped).
-        let (f1, f2) = (0.5 * (1.0 + 0.01f32), 0.5 * (1.0 - 0.01f32));
-        let (mut kernel, mut seed, mut copy) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5 {
-            kernel.push(measure(Duration::from_millis(40), 3, || {
-                rectify::kernels::leaky_relu(black_box(x), y, 0.01);
-                black_box(&mut *y);
-            }));
-            seed.push(measure(Duration::from_millis(40), 3, || {
-                for (y, &x) in y.iter_mut().zip(black_box(x)) {
-                    *y = f1 * x + f2 * x.abs();
-                }
-                black_box(&mut *y);
-            }));
-            copy.push(measure(Duration::from_millis(40), 3, || {
-                y.copy_from_slice(black_box(x));
-                black_box(&mut *y);
-            }));
-        }
-        rows.push(Row {
-            case: "kernel leaky_relu (vs seed formula)".into(),
-            dtype: "float",
-            nodes: 1,
-            elements: n,
-            threads: 1,
-            rectify: median(kernel),
-            other: Some(median(seed)),
-            memcpy: median(copy),
-            bytes: n * 4,
-        });
-    }
-}
-
 fn table(rows: &[Row]) -> String {
     let mut s = String::from(
         "| case | dtype | nodes | elements | threads | rectify | other | other ÷ rectify | rectify GB/s | rectify ÷ memcpy |\n|---|---|---|---|---|---|---|---|---|---|\n",
@@ -379,7 +331,7 @@ fn targets(rows: &[Row]) -> String {
 fn main() {
     let write = std::env::args().any(|a| a == "--write");
     let mut rows = Vec::new();
-    kernel_rows(&mut rows);
+    kernels::kernel_rows(&mut rows);
     model_rows(&mut rows);
     let (table, targets) = (table(&rows), targets(&rows));
     println!("{table}\n{targets}");

@@ -162,11 +162,16 @@ pub(crate) mod x86 {
             for (g, c) in c.iter_mut().enumerate() {
                 *c = self.counters(group + g);
             }
-            for &[k0, k1] in &self.keys {
-                for c in c.iter_mut() {
-                    *c = round(*c, k0, k1);
-                }
+            // Unrolled by hand: a loop over rounds makes the compiler shuffle registers
+            // between iterations.
+            macro_rules! rounds {
+                ($($r:literal)*) => {$(
+                    for c in c.iter_mut() {
+                        *c = round(*c, self.keys[$r][0], self.keys[$r][1]);
+                    }
+                )*};
             }
+            rounds!(0 1 2 3 4 5 6 7 8 9);
             c
         }
     }
