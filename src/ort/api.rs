@@ -84,21 +84,37 @@ impl Api {
     }
 
     /// Takes ownership of a status: `Ok` if NULL, else its message (the status released).
+    #[inline]
     pub fn take(&self, status: OrtStatusPtr) -> std::result::Result<(), String> {
-        if status.0.is_null() {
-            return Ok(());
-        }
+        if status.0.is_null() { Ok(()) } else { Err(self.message(status)) }
+    }
+
+    /// A failed status's message; releases the status. Out of line: the hot path of every
+    /// C call is the NULL check above.
+    #[cold]
+    #[inline(never)]
+    fn message(&self, status: OrtStatusPtr) -> String {
         // SAFETY: a non-NULL status from ORT stays valid until released below.
         let message = unsafe { CStr::from_ptr((self.raw.GetErrorMessage)(status.0)) }.to_string_lossy().into_owned();
         // SAFETY: we own the status and release it once.
         unsafe { (self.raw.ReleaseStatus)(status.0) };
-        Err(message)
+        message
     }
 
     /// Like [`Api::take`], attributing a failure to `op` and the call `what`.
+    #[inline]
     pub fn check(&self, op: &'static str, what: &str, status: OrtStatusPtr) -> Result<()> {
-        self.take(status).map_err(|m| Error::runtime(op, format!("ONNX Runtime {what} failed: {m}")))
+        match self.take(status) {
+            Ok(()) => Ok(()),
+            Err(m) => Err(failed(op, what, m)),
+        }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(op: &'static str, what: &str, message: String) -> Error {
+    Error::runtime(op, format!("ONNX Runtime {what} failed: {message}"))
 }
 
 /// A tensor's element type and shape, released on drop.
