@@ -8,6 +8,8 @@ pub mod prelu;
 pub mod rng;
 pub mod rrelu;
 pub mod simd;
+#[cfg(target_arch = "x86_64")]
+mod stream;
 
 pub use element::{Element, Slope};
 pub use in_place::in_place;

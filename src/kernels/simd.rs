@@ -134,9 +134,9 @@ pub fn leaky_relu_streaming<T: Element>(level: Level, x: &[T], y: &mut [T], alph
         match level.0 {
             Isa::Portable => {}
             // SAFETY: a Level exists only for ISAs this CPU supports.
-            Isa::Avx2 => return unsafe { x86::leaky_f32_stream_avx2(xf, yf, alpha) },
+            Isa::Avx2 => return unsafe { super::stream::leaky_f32_avx2(xf, yf, alpha) },
             // SAFETY: as above.
-            Isa::Avx512 => return unsafe { x86::leaky_f32_stream_avx512(xf, yf, alpha) },
+            Isa::Avx512 => return unsafe { super::stream::leaky_f32_avx512(xf, yf, alpha) },
         }
     }
     leaky_relu(level, x, y, alpha)
@@ -351,45 +351,6 @@ mod x86 {
         slope: Option<&mut [T]>,
     ) {
         op.train(level, range, stream, start, x, y, slope)
-    }
-
-    /// f32 LeakyRelu with 32-byte streaming stores: scalar up to `y`'s alignment, then
-    /// `x < 0 ? x·alpha : x` 8 lanes at a time, then the scalar tail; one fence at the end.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub fn leaky_f32_stream_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
-        let head = y.as_ptr().align_offset(32).min(y.len());
-        let body = head + (y.len() - head) / 8 * 8;
-        f32::leaky_slice(&x[..head], &mut y[..head], alpha);
-        let (a, zero) = (_mm256_set1_ps(alpha), _mm256_setzero_ps());
-        for i in (head..body).step_by(8) {
-            // SAFETY: i + 8 <= body <= len of both slices; y + i is 32-byte aligned.
-            unsafe {
-                let v = _mm256_loadu_ps(x.as_ptr().add(i));
-                let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero);
-                _mm256_stream_ps(y.as_mut_ptr().add(i), _mm256_blendv_ps(v, _mm256_mul_ps(v, a), negative));
-            }
-        }
-        _mm_sfence();
-        f32::leaky_slice(&x[body..], &mut y[body..], alpha);
-    }
-
-    /// As [`leaky_f32_stream_avx2`], 16 lanes and 64-byte streaming stores.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-    pub fn leaky_f32_stream_avx512(x: &[f32], y: &mut [f32], alpha: f32) {
-        let head = y.as_ptr().align_offset(64).min(y.len());
-        let body = head + (y.len() - head) / 16 * 16;
-        f32::leaky_slice(&x[..head], &mut y[..head], alpha);
-        let (a, zero) = (_mm512_set1_ps(alpha), _mm512_setzero_ps());
-        for i in (head..body).step_by(16) {
-            // SAFETY: i + 16 <= body <= len of both slices; y + i is 64-byte aligned.
-            unsafe {
-                let v = _mm512_loadu_ps(x.as_ptr().add(i));
-                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
-                _mm512_stream_ps(y.as_mut_ptr().add(i), _mm512_mask_mul_ps(v, negative, v, a));
-            }
-        }
-        _mm_sfence();
-        f32::leaky_slice(&x[body..], &mut y[body..], alpha);
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
