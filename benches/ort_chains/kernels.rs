@@ -1,6 +1,6 @@
 //! P4: the kernel against `copy_from_slice` of the same bytes, one thread, no ONNX Runtime,
 //! beside two comparison loops compiled for the same ISA as rectify's kernels: the seed
-//! formula (inexact, never shipped) and a floor (the least work any kernel here can do).
+//! formula (inexact, never shipped) and, in the cache, a floor (one multiply per element).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -35,8 +35,6 @@ fn one_multiply(x: &[f32], y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use std::arch::x86_64::*;
-
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
     pub fn seed_formula(x: &[f32], y: &mut [f32]) {
         super::seed_formula(x, y)
@@ -46,31 +44,12 @@ mod avx512 {
     pub fn one_multiply(x: &[f32], y: &mut [f32]) {
         super::one_multiply(x, y)
     }
-
-    /// A copy with 64-byte streaming stores and no arithmetic: the floor of a streaming
-    /// kernel beyond the cache. `y` is 64-byte aligned; the length a multiple of 16.
-    #[target_feature(enable = "avx512f")]
-    pub fn streaming_copy(x: &[f32], y: &mut [f32]) {
-        assert!(x.len() == y.len() && y.len().is_multiple_of(16) && y.as_ptr().align_offset(64) == 0);
-        for i in (0..x.len()).step_by(16) {
-            // SAFETY: i + 16 <= len for both; y + i is 64-byte aligned.
-            unsafe { _mm512_stream_ps(y.as_mut_ptr().add(i), _mm512_loadu_ps(x.as_ptr().add(i))) };
-        }
-        _mm_sfence();
-    }
 }
 
-/// Never called off x86-64 (`has_avx512` is false there); keeps the rows target-neutral.
 #[cfg(not(target_arch = "x86_64"))]
 mod avx512 {
     pub use super::{one_multiply, seed_formula};
-    pub fn streaming_copy(x: &[f32], y: &mut [f32]) {
-        y.copy_from_slice(x)
-    }
 }
-
-/// A loop over an input and an output of the same length.
-type Loop<'a> = Box<dyn Fn(&[f32], &mut [f32]) + 'a>;
 
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -96,9 +75,9 @@ fn best(portable: fn(&[f32], &mut [f32]), wide: unsafe fn(&[f32], &mut [f32])) -
     }
 }
 
-/// Rows for P4: the kernel (with the seed formula as "other"), and below the floor rows: one
-/// multiply in the cache, a streaming copy beyond it. All run in rounds on the same
-/// aligned buffers as the copy they are divided by.
+/// Rows for P4: the kernel (with the seed formula as "other") and, in the cache, the floor
+/// row of one multiply. All run in rounds on the same aligned buffers as the copy they are
+/// divided by.
 pub fn kernel_rows(rows: &mut Vec<Row>) {
     let seed = best(seed_formula, avx512::seed_formula);
     let multiply = best(one_multiply, avx512::one_multiply);
@@ -108,17 +87,7 @@ pub fn kernel_rows(rows: &mut Vec<Row>) {
         x.iter_mut().enumerate().for_each(|(i, v)| *v = (i as f32 * 0.37).sin());
         let x = &*x;
         let y = aligned(&mut yb, n);
-        let floor: Option<(&str, Loop)> = if n <= 16 * K {
-            Some(("floor: x·alpha, one multiply (not LeakyRelu)", Box::new(&multiply)))
-        } else if n == 64 * M && has_avx512() {
-            // SAFETY: the CPU has AVX-512 F (checked).
-            Some((
-                "floor: streaming-store copy, no arithmetic",
-                Box::new(|x: &[f32], y: &mut [f32]| unsafe { avx512::streaming_copy(x, y) }),
-            ))
-        } else {
-            None
-        };
+        let floor = (n <= 16 * K).then_some(&multiply);
         let mut times = [const { Vec::new() }; 4]; // kernel, seed, copy, floor
         let budget = Duration::from_millis(40);
         for _ in 0..5 {
@@ -134,7 +103,7 @@ pub fn kernel_rows(rows: &mut Vec<Row>) {
                 y.copy_from_slice(black_box(x));
                 black_box(&mut *y);
             }));
-            if let Some((_, f)) = &floor {
+            if let Some(f) = floor {
                 times[3].push(measure(budget, 3, || {
                     f(black_box(x), y);
                     black_box(&mut *y);
@@ -155,8 +124,8 @@ pub fn kernel_rows(rows: &mut Vec<Row>) {
             bytes: n * 4,
         };
         rows.push(row("kernel leaky_relu (vs seed formula)", median(kernel), Some(median(seed_times))));
-        if let Some((case, _)) = floor {
-            rows.push(row(case, median(floor_times), None));
+        if floor.is_some() {
+            rows.push(row("floor: x·alpha, one multiply (not LeakyRelu)", median(floor_times), None));
         }
     }
 }
