@@ -146,10 +146,10 @@ fn compare_in(
     let mut r = bind(&dir.join(rectify), threads, dt, shape, out_shape);
     let mut o = other.map(|m| bind(&dir.join(m), threads, dt, shape, out_shape));
     let (mut tr, mut to) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        tr.push(run_time(&mut r, Duration::from_millis(60)));
+    for _ in 0..7 {
+        tr.push(run_time(&mut r, Duration::from_millis(45)));
         if let Some(o) = o.as_mut() {
-            to.push(run_time(o, Duration::from_millis(60)));
+            to.push(run_time(o, Duration::from_millis(45)));
         }
     }
     (median(tr), (!to.is_empty()).then(|| median(to)))
