@@ -9,6 +9,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use half::f16;
 use rectify::kernels::{Prelu, leaky_relu};
 
+#[path = "shared/loops.rs"]
+#[allow(dead_code)] // the floor loop serves ort_chains only
+mod loops;
+
 const SIZES: [usize; 4] = [1 << 10, 1 << 14, 1 << 18, 1 << 22];
 const ALPHA: f32 = 0.01;
 
@@ -26,12 +30,8 @@ fn leaky_f32(c: &mut Criterion) {
             b.iter(|| leaky_relu(black_box(&x), &mut y, ALPHA))
         });
         group.bench_with_input(BenchmarkId::new("seed_formula", n), &n, |b, _| {
-            let (f1, f2) = (0.5 * (1.0 + ALPHA), 0.5 * (1.0 - ALPHA));
-            b.iter(|| {
-                for (y, &x) in y.iter_mut().zip(black_box(&x)) {
-                    *y = f1 * x + f2 * x.abs();
-                }
-            })
+            let seed = loops::best(loops::seed_formula, loops::avx512::seed_formula);
+            b.iter(|| seed(black_box(&x), &mut y))
         });
         group.bench_with_input(BenchmarkId::new("copy_from_slice", n), &n, |b, _| {
             b.iter(|| y.copy_from_slice(black_box(&x)))

@@ -10,6 +10,8 @@
 mod common;
 #[path = "ort_chains/kernels.rs"]
 mod kernels;
+#[path = "shared/loops.rs"]
+mod loops;
 #[path = "ort_chains/plot.rs"]
 mod plot;
 

@@ -5,6 +5,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use super::loops::{self, best};
 use super::{K, M, Row, measure, median};
 
 /// A 64-byte-aligned run of `n` floats inside `buffer`, as ONNX Runtime's allocator hands
@@ -15,72 +16,12 @@ fn aligned(buffer: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut buffer[start..start + n]
 }
 
-/// The seed formula `0.5(1+a)x + 0.5(1-a)|x|`, for comparison only.
-#[inline(always)]
-fn seed_formula(x: &[f32], y: &mut [f32]) {
-    let (f1, f2) = (0.5 * (1.0 + 0.01f32), 0.5 * (1.0 - 0.01f32));
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = f1 * x + f2 * x.abs();
-    }
-}
-
-/// One multiply per element: not LeakyRelu (which needs a compare or a max as well), the
-/// in-cache floor of any kernel that computes.
-#[inline(always)]
-fn one_multiply(x: &[f32], y: &mut [f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = x * 0.01;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub fn seed_formula(x: &[f32], y: &mut [f32]) {
-        super::seed_formula(x, y)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub fn one_multiply(x: &[f32], y: &mut [f32]) {
-        super::one_multiply(x, y)
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod avx512 {
-    pub use super::{one_multiply, seed_formula};
-}
-
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vl")
-        && is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma");
-    #[allow(unreachable_code)]
-    false
-}
-
-/// `f`'s AVX-512 build where the CPU has it (as rectify dispatches), else the portable one.
-fn best(portable: fn(&[f32], &mut [f32]), wide: unsafe fn(&[f32], &mut [f32])) -> impl Fn(&[f32], &mut [f32]) {
-    let use_wide = has_avx512();
-    move |x, y| {
-        if use_wide {
-            // SAFETY: the CPU has every feature `wide` enables (checked above).
-            unsafe { wide(x, y) }
-        } else {
-            portable(x, y)
-        }
-    }
-}
-
 /// Rows for P4: the kernel (with the seed formula as "other") and, in the cache, the floor
 /// row of one multiply. All run in rounds on the same aligned buffers as the copy they are
 /// divided by.
 pub fn kernel_rows(rows: &mut Vec<Row>) {
-    let seed = best(seed_formula, avx512::seed_formula);
-    let multiply = best(one_multiply, avx512::one_multiply);
+    let seed = best(loops::seed_formula, loops::avx512::seed_formula);
+    let multiply = best(loops::one_multiply, loops::avx512::one_multiply);
     for n in [K, 16 * K, 256 * K, 4 * M, 64 * M] {
         let (mut xb, mut yb) = (Vec::new(), Vec::new());
         let x = aligned(&mut xb, n);
