@@ -334,6 +334,7 @@ fn main() {
     let write = std::env::args().any(|a| a == "--write");
     let mut rows = Vec::new();
     kernels::kernel_rows(&mut rows);
+    kernels::generator_rows(&mut rows);
     model_rows(&mut rows);
     let (table, targets) = (table(&rows), targets(&rows));
     println!("{table}\n{targets}");
@@ -353,7 +354,10 @@ fn main() {
              Rows: `other` is ONNX Runtime's built-in op (for RRelu training: rectify's LeakyRelu; for the kernel rows: \
              the inexact seed formula `0.5(1+a)x + 0.5(1-a)|x|`, shown for comparison only). Model rows are chains of \
              `nodes` identical nodes with inputs and outputs bound once (I/O binding); `rectify ÷ memcpy` compares \
-             throughput with `copy_from_slice` of the same bytes, once per node.\n\n## Targets (issue 6)\n\n{targets}\n\
+             throughput with `copy_from_slice` of the same bytes, once per node. `floor` rows are not rectify ops but \
+             the least work of a kind, built for the same ISA: one multiply per element (the in-cache floor for P4), and \
+             the Philox4x32-10 draws alone against the LeakyRelu kernel (`other`; their ratio is the best P5 any RRelu \
+             on this generator can reach).\n\n## Targets (issue 6)\n\n{targets}\n\
              ## All rows\n\n{table}\n![throughput vs size](benchmarks.svg)\n\n\
              Kernel micro-benchmarks with criterion (`cargo bench --bench kernels`): \
              [BENCHMARKS-kernels.md](BENCHMARKS-kernels.md).\n",

@@ -70,3 +70,47 @@ pub fn kernel_rows(rows: &mut Vec<Row>) {
         }
     }
 }
+
+/// The generator's share of RRelu training (P5): Philox4x32-10 draws alone, written to a
+/// buffer, against the LeakyRelu kernel on as many elements, one thread, in rounds. "other ÷
+/// rectify" is then the best P5 ratio any RRelu built on this generator can reach.
+pub fn generator_rows(rows: &mut Vec<Row>) {
+    use rectify::kernels::rng::PhiloxStream;
+    use rectify::kernels::simd::Level;
+    for n in [64 * K, M] {
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let x = aligned(&mut xb, n);
+        x.iter_mut().enumerate().for_each(|(i, v)| *v = (i as f32 * 0.37).sin());
+        let x = &*x;
+        let y = aligned(&mut yb, n);
+        let mut words = vec![0u32; n];
+        let stream = PhiloxStream::new(7, 0);
+        let mut times = [const { Vec::new() }; 3]; // draws, LeakyRelu, copy
+        let budget = Duration::from_millis(40);
+        for _ in 0..5 {
+            times[0].push(measure(budget, 3, || {
+                stream.fill(Level::best(), 0, black_box(&mut words));
+            }));
+            times[1].push(measure(budget, 3, || {
+                rectify::kernels::leaky_relu(black_box(x), y, 0.01);
+                black_box(&mut *y);
+            }));
+            times[2].push(measure(budget, 3, || {
+                y.copy_from_slice(black_box(x));
+                black_box(&mut *y);
+            }));
+        }
+        let [draws, leaky, copy] = times;
+        rows.push(Row {
+            case: "floor: Philox4x32-10 draws alone vs LeakyRelu".into(),
+            dtype: "float",
+            nodes: 1,
+            elements: n,
+            threads: 1,
+            rectify: median(draws),
+            other: Some(median(leaky)),
+            memcpy: median(copy),
+            bytes: n * 4,
+        });
+    }
+}
