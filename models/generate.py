@@ -131,7 +131,7 @@ def rrelu_models(dtype):
     yield rect, twin, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", X_SHAPE]]}
     # Training mode has no built-in twin: it is checked by statistics and Y == X * Slope.
     name = f"rrelu_training_{dtype}"
-    train_shape = [256, 1024]  # four ParallelFor chunks
+    train_shape = [256, 1024]  # 32 ParallelFor tasks
     rect = one_node(
         name, dtype, "RRelu", DOMAIN, [("X", train_shape)], [("Y", train_shape), ("Slope", train_shape)],
         training=1, seed=SEED, **attrs,

@@ -1,8 +1,8 @@
 //! Chains of 16 identical nodes (models/bench), where ONNX Runtime hands LeakyRelu and PRelu
 //! their input's buffer as output (in place): the chain gives the bits of rectify's kernels
 //! applied 16 times out of place, at sizes below and above the in-place block and the
-//! ParallelFor split, on 1 and 2 threads; and, where ONNX Runtime's built-in chain computes
-//! node by node, the built-in chain's bits too.
+//! ParallelFor split (and past 64 tasks, where tasks grow), on 1 and 2 threads; and, where
+//! ONNX Runtime's built-in chain computes node by node, the built-in chain's bits too.
 
 mod common;
 
@@ -92,7 +92,7 @@ fn assert_same(what: &str, got: &Data, want: &[u64]) {
 #[test]
 fn leaky_relu_chains_match_the_kernel_and_the_built_in_chain() {
     for threads in [1, 2] {
-        for n in [1000, 20_011, 70_000] {
+        for n in [1000, 20_011, 70_000, 600_001] {
             for (dt, name) in [(Dt::F32, "float"), (Dt::F16, "float16")] {
                 let input = make_input(dt, &[n], Fill::Activations, name);
                 let ours =

@@ -3,9 +3,12 @@
 
 mod common;
 
-use common::data::Data;
-use common::runtimes::{ort_run, ort_session};
+use common::data::{Data, Dt, Fill, make_input};
+use common::runtimes::{ort_run, ort_session, repo_root};
 use common::{Entry, manifest};
+use rectify::kernels::Rrelu;
+use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
+use tract_onnx::prelude::Framework;
 
 fn training_models() -> Vec<Entry> {
     let models: Vec<Entry> = manifest().into_iter().filter(Entry::training).collect();
@@ -80,5 +83,28 @@ fn results_do_not_depend_on_the_thread_count() {
         let (two_first, two_second) = run_twice(&entry, 2);
         assert_eq!(one_first, two_first, "{}: 1 vs 2 threads, first run", entry.name);
         assert_eq!(one_second, two_second, "{}: 1 vs 2 threads, second run", entry.name);
+    }
+}
+
+/// Past 64 ParallelFor tasks (where each task grows beyond the grain): ONNX Runtime on 1 and
+/// 2 threads gives the bits of the kernel run over the whole tensor at once.
+#[test]
+fn a_large_tensor_gives_the_kernels_bits_on_any_thread_count() {
+    let model = repo_root().join("models/bench/rrelu_training_slope_float_x1.rectify.onnx");
+    let proto = tract_onnx::onnx().proto_model_for_path(&model).unwrap();
+    let node = &proto.graph.unwrap().node[0];
+    let seed = node.attribute.iter().find(|a| a.name == "seed").expect("a seed attribute").i;
+    let n = 1_000_003;
+    let input = make_input(Dt::F32, &[n], Fill::Activations, "rrelu large");
+    let x: Vec<f32> = input.bits.iter().map(|&b| f32::from_bits(b as u32)).collect();
+    let op = Rrelu::new(DEFAULT_LOWER, DEFAULT_UPPER, 1, seed).unwrap();
+    let (mut y, mut slope) = (vec![0f32; n], vec![0f32; n]);
+    op.run_range(0, 0, &x, &mut y, Some(&mut slope));
+    let bits = |v: &[f32]| v.iter().map(|f| u64::from(f.to_bits())).collect::<Vec<_>>();
+    for threads in [1, 2] {
+        let mut session = ort_session(&model, true, threads).unwrap();
+        let outputs = ort_run(&mut session, &[("X".to_string(), input.clone())]).unwrap();
+        assert!(outputs[0].bits == bits(&y), "Y differs from the kernel on {threads} thread(s)");
+        assert!(outputs[1].bits == bits(&slope), "Slope differs from the kernel on {threads} thread(s)");
     }
 }
