@@ -34,45 +34,47 @@ fn interleaved_pages(len: usize, lanes: usize, mut vector: impl FnMut(usize)) ->
     body
 }
 
-/// 8 lanes, 32-byte streaming stores: scalar up to `y`'s 32-byte alignment, the vectors,
-/// the scalar tail; one fence at the end.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub fn leaky_f32_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
+/// The shared frame of both levels: scalar up to `y`'s `lanes × 4`-byte alignment, then
+/// `vector(x + i, y + i)` for every whole vector (`y + i` aligned), the scalar tail. The
+/// callers fence once after it.
+#[inline(always)]
+fn streamed(x: &[f32], y: &mut [f32], alpha: f32, lanes: usize, mut vector: impl FnMut(*const f32, *mut f32)) {
     assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-    let head = y.as_ptr().align_offset(32).min(y.len());
+    let head = y.as_ptr().align_offset(lanes * 4).min(y.len());
     f32::leaky_slice(&x[..head], &mut y[..head], alpha);
     let (xs, ys) = (&x[head..], &mut y[head..]);
-    let (a, zero) = (_mm256_set1_ps(alpha), _mm256_setzero_ps());
     let (xp, yp) = (xs.as_ptr(), ys.as_mut_ptr());
-    let body = interleaved_pages(xs.len(), 8, |i| {
-        // SAFETY: i + 8 <= len of both slices; yp + i is 32-byte aligned.
+    // SAFETY: `interleaved_pages` yields i with i + lanes <= len of both slices.
+    let body = interleaved_pages(xs.len(), lanes, |i| vector(unsafe { xp.add(i) }, unsafe { yp.add(i) }));
+    f32::leaky_slice(&xs[body..], &mut ys[body..], alpha);
+}
+
+/// 8 lanes, 32-byte streaming stores.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub fn leaky_f32_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
+    let (a, zero) = (_mm256_set1_ps(alpha), _mm256_setzero_ps());
+    streamed(x, y, alpha, 8, |x, y| {
+        // SAFETY: 8 floats at x and y, y 32-byte aligned (`streamed`).
         unsafe {
-            let v = _mm256_loadu_ps(xp.add(i));
+            let v = _mm256_loadu_ps(x);
             let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero);
-            _mm256_stream_ps(yp.add(i), _mm256_blendv_ps(v, _mm256_mul_ps(v, a), negative));
+            _mm256_stream_ps(y, _mm256_blendv_ps(v, _mm256_mul_ps(v, a), negative));
         }
     });
     _mm_sfence();
-    f32::leaky_slice(&xs[body..], &mut ys[body..], alpha);
 }
 
 /// As [`leaky_f32_avx2`], 16 lanes and 64-byte streaming stores.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 pub fn leaky_f32_avx512(x: &[f32], y: &mut [f32], alpha: f32) {
-    assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-    let head = y.as_ptr().align_offset(64).min(y.len());
-    f32::leaky_slice(&x[..head], &mut y[..head], alpha);
-    let (xs, ys) = (&x[head..], &mut y[head..]);
     let (a, zero) = (_mm512_set1_ps(alpha), _mm512_setzero_ps());
-    let (xp, yp) = (xs.as_ptr(), ys.as_mut_ptr());
-    let body = interleaved_pages(xs.len(), 16, |i| {
-        // SAFETY: i + 16 <= len of both slices; yp + i is 64-byte aligned.
+    streamed(x, y, alpha, 16, |x, y| {
+        // SAFETY: 16 floats at x and y, y 64-byte aligned (`streamed`).
         unsafe {
-            let v = _mm512_loadu_ps(xp.add(i));
+            let v = _mm512_loadu_ps(x);
             let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
-            _mm512_stream_ps(yp.add(i), _mm512_mask_mul_ps(v, negative, v, a));
+            _mm512_stream_ps(y, _mm512_mask_mul_ps(v, negative, v, a));
         }
     });
     _mm_sfence();
-    f32::leaky_slice(&xs[body..], &mut ys[body..], alpha);
 }
