@@ -33,7 +33,8 @@ type ShapeReference = unsafe extern "system" fn(
 /// (byte offset 3312), counted in ort-sys's bindgen of ONNX Runtime's C header with
 /// `api-24` on a non-wasm target; the table only ever grows at the end. ort-sys is used
 /// without `api-24` (that feature would also change `OrtCustomOp`), so the entry is read by
-/// position. Every ONNX Runtime integration test runs through it on 1.31.1.
+/// position. Every ONNX Runtime integration test runs through it (1.32.0), as does the
+/// pytest suite on each release of the matrix from 1.24 on.
 const SHAPE_REFERENCE_ENTRY: usize = 414;
 /// The API version that has the entry.
 pub const SHAPE_REFERENCE_API: u32 = 24;
@@ -73,14 +74,7 @@ impl Api {
 
     /// Builds an `OrtStatus` for ORT to own and raise.
     pub fn status(&self, err: &Error) -> *mut OrtStatus {
-        let code = match err.kind() {
-            ErrorKind::InvalidArgument => OrtErrorCode::ORT_INVALID_ARGUMENT,
-            ErrorKind::Panic => OrtErrorCode::ORT_RUNTIME_EXCEPTION,
-            ErrorKind::Runtime => OrtErrorCode::ORT_FAIL,
-        };
-        let message = CString::new(err.to_string().replace('\0', " ")).unwrap_or_default();
-        // SAFETY: CreateStatus copies the NUL-terminated message.
-        unsafe { (self.raw.CreateStatus)(code, message.as_ptr()).0 }
+        status_from(self.raw, err)
     }
 
     /// Takes ownership of a status: `Ok` if NULL, else its message (the status released).
@@ -109,6 +103,18 @@ impl Api {
             Err(m) => Err(failed(op, what, m)),
         }
     }
+}
+
+/// `err` as an `OrtStatus` built by `raw`'s `CreateStatus` (present in every API version).
+pub fn status_from(raw: &OrtApi, err: &Error) -> *mut OrtStatus {
+    let code = match err.kind() {
+        ErrorKind::InvalidArgument => OrtErrorCode::ORT_INVALID_ARGUMENT,
+        ErrorKind::Panic => OrtErrorCode::ORT_RUNTIME_EXCEPTION,
+        ErrorKind::Runtime => OrtErrorCode::ORT_FAIL,
+    };
+    let message = CString::new(err.to_string().replace('\0', " ")).unwrap_or_default();
+    // SAFETY: CreateStatus copies the NUL-terminated message.
+    unsafe { (raw.CreateStatus)(code, message.as_ptr()).0 }
 }
 
 #[cold]
@@ -281,16 +287,8 @@ impl KernelContext {
         unsafe { view(self.api, op, value) }.map(Some)
     }
 
-    pub fn output_count(&self, op: &'static str) -> Result<usize> {
-        let mut count = 0;
-        // SAFETY: the context is valid during this compute call.
-        let status = unsafe { (self.api.raw.KernelContext_GetOutputCount)(self.raw, &mut count) };
-        self.api.check(op, "KernelContext_GetOutputCount", status)?;
-        Ok(count)
-    }
-
-    /// Allocates output `index` with `shape`, or `None` if the node omitted it.
-    /// Output `index`, allocated with `shape`. Its element type is the one this kernel
+    /// Output `index`, allocated with `shape`, or `None` if the node omitted it; `index`
+    /// must be one the node has (see `NodeSignature`). Its element type is the one this kernel
     /// declared for the output (`element_type`), so only the data pointer is queried: one
     /// C call instead of six on every compute.
     pub fn output(
@@ -316,7 +314,14 @@ impl KernelContext {
     }
 }
 
-/// The `OrtKernelInfo` given to kernel creation: node attributes.
+/// A node's inputs or its outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Input,
+    Output,
+}
+
+/// The `OrtKernelInfo` given to kernel creation: the node's attributes, inputs and outputs.
 pub struct KernelInfo {
     api: Api,
     raw: *const OrtKernelInfo,
@@ -327,6 +332,37 @@ impl KernelInfo {
     /// `raw` must be the info of the kernel creation in progress.
     pub unsafe fn new(api: Api, raw: *const OrtKernelInfo) -> Self {
         Self { api, raw }
+    }
+
+    /// The names of the node's inputs or outputs, in order; an omitted optional one (an
+    /// empty name in the model) reads as "".
+    pub fn names(&self, op: &'static str, side: Side) -> Result<Vec<String>> {
+        let raw = self.api.raw;
+        let ((count_of, count_what), (name_of, what)) = match side {
+            Side::Input => (
+                (raw.KernelInfo_GetInputCount, "KernelInfo_GetInputCount"),
+                (raw.KernelInfo_GetInputName, "KernelInfo_GetInputName"),
+            ),
+            Side::Output => (
+                (raw.KernelInfo_GetOutputCount, "KernelInfo_GetOutputCount"),
+                (raw.KernelInfo_GetOutputName, "KernelInfo_GetOutputName"),
+            ),
+        };
+        let mut count = 0usize;
+        // SAFETY: `raw` is valid during kernel creation.
+        self.api.check(op, count_what, unsafe { count_of(self.raw, &mut count) })?;
+        (0..count)
+            .map(|index| {
+                let mut size = 0usize;
+                // SAFETY: `index < count`; a NULL buffer asks for the size, NUL included.
+                self.api.check(op, what, unsafe { name_of(self.raw, index, ptr::null_mut(), &mut size) })?;
+                let mut buffer = vec![0u8; size.max(1)];
+                let mut size = buffer.len();
+                // SAFETY: `buffer` holds `size` bytes, which ORT fills with the name and a NUL.
+                self.api.check(op, what, unsafe { name_of(self.raw, index, buffer.as_mut_ptr().cast(), &mut size) })?;
+                Ok(CStr::from_bytes_until_nul(&buffer).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            })
+            .collect()
     }
 
     /// Maps an attribute lookup's status: absent -> `None`; any other failure (a wrong

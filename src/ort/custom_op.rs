@@ -11,6 +11,7 @@ use ort_sys::{
 
 use super::api::{Api, KernelContext, KernelInfo, TypeShape};
 use super::kernel::Kernel;
+use super::signature::NodeSignature;
 use crate::boundary;
 use crate::ops::{DType, OpKind};
 
@@ -226,11 +227,12 @@ unsafe extern "system" fn create_kernel(
     let created = boundary::catch(name, || {
         // SAFETY: `info` is valid for this call.
         let info = unsafe { KernelInfo::new(op.api, info) };
+        let signature = NodeSignature::read(&info, op.kind.spec())?;
         let params = op.kind.configure(&info)?;
         params.check_element_type(op.dtype)?;
         #[cfg(feature = "fault-injection")]
         super::fault::inject(super::fault::Point::CreateKernel, &params);
-        Ok(Box::into_raw(Box::new(Kernel::new(params, op.dtype, op.api))))
+        Ok(Box::into_raw(Box::new(Kernel::new(params, op.dtype, signature, op.api))))
     });
     match created {
         Ok(k) => {
@@ -265,8 +267,12 @@ unsafe extern "system" fn kernel_destroy(kernel: *mut c_void) {
     })
 }
 
-/// Output shape = input shape, set only when the input's rank is known and > 0 (an
-/// unknown rank reads as 0 and would otherwise turn the output into a scalar).
+/// Output 0 gets input 0's shape when its rank is known and > 0 (an unknown rank reads as
+/// 0 and would otherwise turn the output into a scalar). No other output is touched:
+/// ONNX Runtime gives shape inference no way to learn how many outputs the node has, and
+/// writing to one it lacks (RRelu without `Slope`) indexes past the end of ONNX Runtime's
+/// own vector, which aborts 1.17-1.27 and corrupts memory elsewhere. Output 0 is required,
+/// so every node has it; `Slope` keeps the type ONNX Runtime infers and an unknown shape.
 unsafe extern "system" fn infer_output_shape(op: *const OrtCustomOp, ctx: *mut OrtShapeInferContext) -> OrtStatusPtr {
     boundary::catch_or((), || {
         // SAFETY: ORT passes back one of our ops.
@@ -284,12 +290,9 @@ unsafe extern "system" fn infer_output_shape(op: *const OrtCustomOp, ctx: *mut O
         if info.dims(op.kind.name()).map_or(true, |d| d.is_empty()) {
             return;
         }
-        for index in 0..op.kind.spec().outputs.len() {
-            // SAFETY: `info` stays valid; ORT copies it. A missing optional output fails
-            // harmlessly, and its status is released.
-            let status = unsafe { (raw.ShapeInferContext_SetOutputTypeShape)(ctx, index, info.raw()) };
-            let _ = api.take(status);
-        }
+        // SAFETY: `info` stays valid; ORT copies it into output 0, which every node has.
+        let status = unsafe { (raw.ShapeInferContext_SetOutputTypeShape)(ctx, 0, info.raw()) };
+        let _ = api.take(status);
     });
     OrtStatusPtr(ptr::null_mut()) // ORT ignores this status
 }

@@ -1,6 +1,7 @@
 //! Test-only fault injection (cargo feature `fault-injection`, never in a shipped build):
 //! a LeakyRelu whose `alpha` is a sentinel panics at one callback, so tests can prove the
-//! panic reaches the host as an error and the host keeps running.
+//! panic reaches the host as an error and the host keeps running. Registration has no
+//! attributes: there the environment variable `RECTIFY_FAULT=RegisterCustomOps` asks.
 
 use crate::ops::OpParams;
 
@@ -31,5 +32,12 @@ pub fn inject(point: Point, params: &OpParams) {
         && p.alpha() == point.sentinel()
     {
         panic!("injected fault at {point:?}");
+    }
+}
+
+/// Panics inside `RegisterCustomOps`, outside its inner boundary, if the environment asks.
+pub fn inject_at_registration() {
+    if std::env::var_os("RECTIFY_FAULT").is_some_and(|v| v == "RegisterCustomOps") {
+        panic!("injected fault at RegisterCustomOps");
     }
 }

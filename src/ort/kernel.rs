@@ -12,6 +12,7 @@ use ort_sys::ONNXTensorElementDataType::{
 };
 
 use super::api::{Api, KernelContext, OutputTensor, TensorView};
+use super::signature::NodeSignature;
 use crate::boundary;
 use crate::error::{Error, Result};
 use crate::kernels::prelu::element_count;
@@ -60,14 +61,16 @@ pub struct Kernel {
     api: Api,
     params: OpParams,
     dtype: DType,
+    /// The outputs this node has: compute asks ORT for no other index.
+    signature: NodeSignature,
     /// Counts compute calls: the RRelu training stream of each run.
     runs: AtomicU64,
 }
 
 impl Kernel {
-    pub fn new(params: OpParams, dtype: DType, api: Api) -> Self {
+    pub fn new(params: OpParams, dtype: DType, signature: NodeSignature, api: Api) -> Self {
         LIVE_KERNELS.fetch_add(1, Ordering::SeqCst);
-        Self { api, params, dtype, runs: AtomicU64::new(0) }
+        Self { api, params, dtype, signature, runs: AtomicU64::new(0) }
     }
 
     pub fn api(&self) -> Api {
@@ -137,10 +140,8 @@ impl Kernel {
             OpParams::RRelu(p) => {
                 let xs = xs.expect("RRelu always has a separate input slice");
                 let run = self.runs.fetch_add(1, Ordering::Relaxed);
-                let mut slope = match ctx.output_count(op)? {
-                    0 | 1 => None,
-                    _ => ctx.output(op, 1, &x.shape, T::TYPE_ID)?,
-                };
+                let mut slope =
+                    if self.signature.has_output(1) { ctx.output(op, 1, &x.shape, T::TYPE_ID)? } else { None };
                 let slope_out = match slope.as_mut() {
                     Some(s) => Some(output_slice::<T>(op, "Slope", s, len)?),
                     None => None,

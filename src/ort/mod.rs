@@ -6,12 +6,14 @@ mod custom_op;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod kernel;
+mod signature;
 
 use std::ffi::{CStr, CString};
+use std::io::Write;
 use std::ptr;
 use std::sync::{Mutex, PoisonError};
 
-use ort_sys::{OrtApiBase, OrtCustomOpDomain, OrtErrorCode, OrtSessionOptions, OrtStatus};
+use ort_sys::{OrtApiBase, OrtCustomOpDomain, OrtSessionOptions, OrtStatus};
 
 use self::api::{Api, SHAPE_REFERENCE_API};
 use self::custom_op::RectifyOp;
@@ -108,16 +110,17 @@ extern "C" fn release_on_unload() {
 #[unsafe(link_section = ".fini_array")]
 static RELEASE_ON_UNLOAD: extern "C" fn() = release_on_unload;
 
-/// Reports `err` through version 1 of the API, which every ONNX Runtime has: used only
-/// when the negotiated table cannot be had.
+/// Reports `err` through version 1 of the API, which every ONNX Runtime has: used when the
+/// negotiated table cannot be had, or registration panicked.
 fn fail_early(api_base: &OrtApiBase, err: &Error) -> *mut OrtStatus {
     // SAFETY: GetApi(1) returns a static table (or NULL, handled).
-    let Some(api1) = (unsafe { (api_base.GetApi)(1).as_ref() }) else {
-        return ptr::null_mut(); // nothing can report anything; ORT never gets here
-    };
-    let msg = CString::new(err.to_string()).unwrap_or_default();
-    // SAFETY: CreateStatus copies the message.
-    unsafe { (api1.CreateStatus)(OrtErrorCode::ORT_FAIL, msg.as_ptr()).0 }
+    match unsafe { (api_base.GetApi)(1).as_ref() } {
+        Some(api1) => api::status_from(api1, err),
+        None => {
+            let _ = writeln!(std::io::stderr(), "{err} (and ONNX Runtime has no API version 1 to report it)");
+            ptr::null_mut()
+        }
+    }
 }
 
 /// Registers the `rectify` domain on `options`.
@@ -125,6 +128,8 @@ fn fail_early(api_base: &OrtApiBase, err: &Error) -> *mut OrtStatus {
 /// # Safety
 /// `options` and `api_base` must be the pointers ONNX Runtime passes to a custom-op library.
 unsafe fn register(options: *mut OrtSessionOptions, api_base: &OrtApiBase) -> *mut OrtStatus {
+    #[cfg(feature = "fault-injection")]
+    fault::inject_at_registration();
     // SAFETY: GetVersionString returns a static NUL-terminated string.
     let version = unsafe { CStr::from_ptr((api_base.GetVersionString)()) }.to_string_lossy().into_owned();
     let (runtime_api, api_version) =
@@ -164,6 +169,10 @@ unsafe fn register(options: *mut OrtSessionOptions, api_base: &OrtApiBase) -> *m
 
 /// Entry point for `RegisterCustomOpsLibrary_V2` / Python's `register_custom_ops_library`.
 ///
+/// NULL means success to ONNX Runtime, so every failure, a panic included, comes back as
+/// an `OrtStatus`; only a NULL `api_base`, which leaves no way to build one, returns NULL
+/// (and says so on stderr).
+///
 /// # Safety
 /// Called by ONNX Runtime with a valid `OrtSessionOptions*` and `OrtApiBase*`.
 #[unsafe(no_mangle)]
@@ -173,10 +182,15 @@ pub unsafe extern "C" fn RegisterCustomOps(
 ) -> *mut OrtStatus {
     boundary::catch_or(ptr::null_mut(), || {
         // SAFETY: ORT passes a valid (or, defensively, NULL) OrtApiBase.
-        match unsafe { api_base.as_ref() } {
-            // SAFETY: forwarded from ORT unchanged.
-            Some(base) => unsafe { register(options, base) },
-            None => ptr::null_mut(),
+        let Some(base) = (unsafe { api_base.as_ref() }) else {
+            let _ =
+                writeln!(std::io::stderr(), "rectify: {REGISTER}: called with a NULL OrtApiBase: nothing registered");
+            return ptr::null_mut();
+        };
+        // SAFETY: forwarded from ORT unchanged.
+        match boundary::catch(REGISTER, || Ok(unsafe { register(options, base) })) {
+            Ok(status) => status,
+            Err(panic) => fail_early(base, &panic),
         }
     })
 }
