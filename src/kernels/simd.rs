@@ -31,6 +31,40 @@ enum Isa {
     Avx512,
 }
 
+/// Declares, for each x86 level, the CPU features its code is compiled with and the
+/// detection of exactly those features: one list, so a level can never run code for a
+/// feature it did not check. `levels_detect_every_feature_their_code_enables` reads every
+/// `#[target_feature]` in the crate against these lists.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_levels {
+    ($($isa:ident: [$($feature:tt),+];)+) => {
+        impl Isa {
+            /// The features this level's `#[target_feature]` code may enable.
+            #[cfg(test)]
+            fn features(self) -> &'static [&'static str] {
+                match self {
+                    $(Isa::$isa => &[$($feature),+],)+
+                    Isa::Portable => &[],
+                }
+            }
+
+            /// Whether this CPU has every one of them.
+            fn detected(self) -> bool {
+                match self {
+                    $(Isa::$isa => true $(&& is_x86_feature_detected!($feature))+,)+
+                    Isa::Portable => true,
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+x86_levels! {
+    Avx2: ["avx2", "fma", "f16c"];
+    Avx512: ["avx512f", "avx512bw", "avx512vl", "avx2", "fma", "f16c"];
+}
+
 impl Level {
     /// The fastest level this CPU supports, detected once.
     pub fn best() -> Level {
@@ -42,13 +76,11 @@ impl Level {
     pub fn supported() -> Vec<Level> {
         let mut levels = vec![Level(Isa::Portable)];
         #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
-                levels.push(Level(Isa::Avx2));
-                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
-                    levels.push(Level(Isa::Avx512));
-                }
+        for isa in [Isa::Avx2, Isa::Avx512] {
+            if !isa.detected() {
+                break;
             }
+            levels.push(Level(isa));
         }
         levels
     }
@@ -437,6 +469,44 @@ mod tests {
                 assert!(same(&y, &want), "{} prelu scalar {}", level.name(), T::ONNX_NAME);
             }
         }
+    }
+
+    /// Every `#[target_feature]` in the crate enables only features that its level's
+    /// detection checks (AVX-512 code is the code that enables any `avx512*` feature).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn levels_detect_every_feature_their_code_enables() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rust_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        // Built from pieces, so that this test's own source holds no match.
+        let pattern = ["#[target_feature(enable", " = \""].concat();
+        let mut attributes = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for rest in text.split(pattern.as_str()).skip(1) {
+                let features: Vec<&str> = rest.split('"').next().unwrap().split(',').map(str::trim).collect();
+                let isa = if features.iter().any(|f| f.starts_with("avx512")) { Isa::Avx512 } else { Isa::Avx2 };
+                for feature in &features {
+                    assert!(
+                        isa.features().contains(feature),
+                        "{}: #[target_feature] enables {feature}, which {isa:?} detection does not check",
+                        file.display()
+                    );
+                }
+                attributes += 1;
+            }
+        }
+        assert!(attributes >= 20, "found only {attributes} #[target_feature] attributes");
     }
 
     #[test]
