@@ -122,22 +122,33 @@ def prelu_models(dtype):
 
 
 def rrelu_models(dtype):
+    """Every form of RRelu's optional `Slope` output, in both modes: omitted (the common
+    case), present, and omitted by an empty name (ONNX's way for a middle output)."""
     attrs = {"lower": LOWER, "upper": UPPER}
     mean = f32((np.float32(LOWER) + np.float32(UPPER)) / np.float32(2))
-    name = f"rrelu_{dtype}"
-    rect = one_node(name, dtype, "RRelu", DOMAIN, [("X", X_SHAPE)], [("Y", X_SHAPE)], **attrs)
-    twin = one_node(f"{name}.builtin", dtype, "LeakyRelu", "", [("X", X_SHAPE)], [("Y", X_SHAPE)], alpha=mean)
     meta_attrs = {"lower": f32(LOWER), "upper": f32(UPPER), "training": 0}
-    yield rect, twin, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", X_SHAPE]]}
-    # Training mode has no built-in twin: it is checked by statistics and Y == X * Slope.
-    name = f"rrelu_training_{dtype}"
+    for tag, outputs in (("", ["Y"]), ("_slope", ["Y", "Slope"]), ("_empty_slope", ["Y", ""])):
+        name = f"rrelu{tag}_{dtype}"
+        rect = rrelu_node_model(name, dtype, X_SHAPE, outputs, **attrs)
+        twin = one_node(f"{name}.builtin", dtype, "LeakyRelu", "", [("X", X_SHAPE)], [("Y", X_SHAPE)], alpha=mean)
+        yield rect, twin, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", X_SHAPE]], "outputs": outputs}
+    # Training mode has no built-in twin: it is checked by statistics and Y == X * Slope;
+    # the forms without Slope must give the Y of the form with it (same seed, same run).
     train_shape = [256, 1024]  # 32 ParallelFor tasks
-    rect = one_node(
-        name, dtype, "RRelu", DOMAIN, [("X", train_shape)], [("Y", train_shape), ("Slope", train_shape)],
-        training=1, seed=SEED, **attrs,
-    )
-    meta_attrs = dict(meta_attrs, training=1, seed=SEED)
-    yield rect, None, {"op": "RRelu", "dtype": dtype, "attributes": meta_attrs, "inputs": [["X", train_shape]]}
+    train_attrs = dict(meta_attrs, training=1, seed=SEED)
+    for tag, outputs in (("", ["Y", "Slope"]), ("_y", ["Y"]), ("_empty_slope", ["Y", ""])):
+        name = f"rrelu_training{tag}_{dtype}"
+        rect = rrelu_node_model(name, dtype, train_shape, outputs, training=1, seed=SEED, **attrs)
+        meta = {"op": "RRelu", "dtype": dtype, "attributes": train_attrs, "inputs": [["X", train_shape]], "outputs": outputs}
+        if tag:
+            meta["slope_from"] = f"rrelu_training_{dtype}"
+        yield rect, None, meta
+
+
+def rrelu_node_model(name, dtype, shape, outputs, **attrs):
+    """One RRelu node; an empty output name omits that output (it is no graph output)."""
+    node = helper.make_node("RRelu", ["X"], outputs, domain=DOMAIN, **attrs)
+    return make_model(name, [node], [value("X", dtype, shape)], [value(n, dtype, shape) for n in outputs if n])
 
 
 def dyadic(rng, shape, step, limit):
@@ -327,6 +338,7 @@ def main():
                 entry["twin"] = f"{twin.graph.name}.onnx"
                 onnx.save(twin, out / entry["twin"])
             entry.update(meta)
+            entry.setdefault("outputs", [o.name for o in rect.graph.output])
             manifest.append(entry)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     bench = out / "bench"

@@ -25,7 +25,12 @@ pub struct Entry {
     pub dtype: String,
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub inputs: Vec<(String, Vec<usize>)>,
+    /// The node's outputs as the model writes them ("" = omitted by an empty name).
+    pub outputs: Vec<String>,
     pub input_kind: Option<String>,
+    /// For an RRelu training model without `Slope`: the model of the same node with it,
+    /// whose first run's slopes this one's Y must follow.
+    pub slope_from: Option<String>,
 }
 
 impl Entry {
@@ -51,6 +56,11 @@ impl Entry {
 
     pub fn training(&self) -> bool {
         self.int_attr("training") == Some(1)
+    }
+
+    /// Whether the node has RRelu's `Slope` output.
+    pub fn has_slope(&self) -> bool {
+        self.outputs.get(1).is_some_and(|o| !o.is_empty())
     }
 
     /// Seeded inputs for this model.
@@ -233,7 +243,14 @@ pub fn evaluate(entry: &Entry, timing: bool) -> Result<Report> {
     let vs_f64 = match entry.reference(&inputs) {
         Some(r) => Outcome::Compared(compare(y, &r)),
         None if entry.training() => {
-            Outcome::Compared(compare(y, &reference::rrelu_training(&inputs[0].1, &outputs[1])))
+            let slope = match &entry.slope_from {
+                None => outputs[1].clone(),
+                Some(name) => {
+                    let sibling = manifest().into_iter().find(|e| &e.name == name).expect("slope_from names a model");
+                    ort_run(&mut ort_session(&sibling.model_path(), true, 1)?, &inputs)?.remove(1)
+                }
+            };
+            Outcome::Compared(compare(y, &reference::rrelu_training(&inputs[0].1, &slope)))
         }
         None => Outcome::Unavailable("no closed form (whole network)".to_string()),
     };

@@ -1,5 +1,11 @@
-"""Shared helpers: the built librectify.so and one-node models made with onnx.helper."""
+"""Shared helpers: the built librectify.so and one-node models made with onnx.helper.
 
+The same suite runs on every ONNX Runtime release of the matrix (tests/matrix/matrix.py).
+Where a release's built-in op behaves differently from the newest release's, the test that
+finds it calls `note()`; the notes are printed at the end and, in a matrix run, written to
+$RECTIFY_MATRIX_REPORT for docs/RELIABILITY.md's table."""
+
+import json
 import os
 import pathlib
 
@@ -26,7 +32,7 @@ def model(op, dtype=TensorProto.FLOAT, inputs=("X",), outputs=("Y",), shapes=Non
     (None: unknown rank); outputs get `out_shape`."""
     shapes = shapes or {}
     dtypes = dtype if isinstance(dtype, dict) else {}
-    ins = [helper.make_tensor_value_info(n, dtypes.get(n, dtype if not dtypes else TensorProto.FLOAT), shapes.get(n)) for n in inputs]
+    ins = [helper.make_tensor_value_info(n, dtypes.get(n, dtype if not dtypes else TensorProto.FLOAT), shapes.get(n)) for n in inputs if n]
     out_type = dtypes.get("X", dtype) if dtypes else dtype
     outs = [helper.make_tensor_value_info(n, out_type, out_shape) for n in outputs if n]
     node = helper.make_node(op, list(inputs), list(outputs), domain="rectify", **attrs)
@@ -43,4 +49,21 @@ def session(library, model_bytes, threads=1):
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
-__all__ = ["model", "session", "ROOT", "ORT_VERSION", "onnx"]
+_notes = []
+
+
+def note(text):
+    """Records something this release does differently (shown in the matrix table)."""
+    if text not in _notes:
+        _notes.append(text)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for text in _notes:
+        terminalreporter.write_line(f"onnxruntime {ort.__version__}: {text}")
+    report = os.environ.get("RECTIFY_MATRIX_REPORT")
+    if report:
+        pathlib.Path(report).write_text(json.dumps(_notes))
+
+
+__all__ = ["model", "session", "note", "ROOT", "ORT_VERSION", "onnx"]

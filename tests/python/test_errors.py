@@ -27,7 +27,7 @@ def test_x_and_slope_of_different_types_are_refused_at_load(library):
     m = model("PRelu", {"X": TensorProto.FLOAT, "slope": TensorProto.DOUBLE}, inputs=("X", "slope"))
     # ORT finds no (X, slope) type pair among rectify's kernels when the model loads.
     refused = r"no kernel def matches node inputs for Op: PRelu"
-    if ORT_VERSION < (1, 17):
+    if ORT_VERSION < (1, 18):
         refused = r"Could not find an implementation for PRelu\(1\)"
     with pytest.raises(Exception, match=refused):
         session(library, m)
@@ -99,10 +99,46 @@ def test_unknown_input_rank_runs_and_shapes_are_inferred_when_known(library):
     # Unknown rank: no shape inference, still runs.
     s = session(library, model("LeakyRelu"))
     assert s.run(None, {"X": np.array([-1.0, 1.0], F)})[0].tolist() == [-0.009999999776482582, 1.0]
-    # Known rank: the output's shape comes from rectify's shape inference (API >= 17).
+    # Known rank: Y's shape comes from rectify's shape inference (API >= 17). Slope keeps
+    # an unknown shape: shape inference cannot learn whether the node has it.
+    y_shape = [2, "n", 4] if ORT_VERSION >= (1, 17) else []
     s = session(library, model("RRelu", outputs=("Y", "Slope"), shapes={"X": [2, "n", 4]}))
-    inferred = [[2, "n", 4], [2, "n", 4]] if ORT_VERSION >= (1, 17) else [[], []]
-    assert [o.shape for o in s.get_outputs()] == inferred
+    assert [o.shape for o in s.get_outputs()] == [y_shape, []]
+
+
+@pytest.mark.parametrize("training", [0, 1])
+@pytest.mark.parametrize("outputs", [("Y",), ("Y", ""), ("Y", "Slope")])
+def test_rrelu_of_known_rank_loads_with_every_output_form(library, training, outputs):
+    """The shape inference once wrote RRelu's Slope whether or not the node had it: past
+    the end of ONNX Runtime's own vector, which aborted the process on 1.17-1.27."""
+    s = session(library, model("RRelu", outputs=outputs, shapes={"X": [2, "n", 4]}, training=training, seed=1))
+    declared = [o for o in outputs if o]
+    assert [o.name for o in s.get_outputs()] == declared
+    assert s.get_outputs()[0].shape == ([2, "n", 4] if ORT_VERSION >= (1, 17) else [])
+    x = np.linspace(-1, 1, 24, dtype=F).reshape(2, 3, 4)
+    got = s.run(None, {"X": x})
+    assert len(got) == len(declared) and got[0].shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "op, inputs, outputs, refused",
+    [
+        ("PRelu", ["X"], ["Y"], r"has input size 1 not in range \[min=2, max=2\]"),
+        ("PRelu", ["X", "slope", "W"], ["Y"], r"has input size 3 not in range \[min=2, max=2\]"),
+        ("PRelu", ["X", ""], ["Y"], r"input 1 is marked single but has an empty string"),
+        ("LeakyRelu", [""], ["Y"], r"input 0 is marked single but has an empty string"),
+        ("LeakyRelu", ["X"], ["Y", "Z"], r"has output size 2 not in range \[min=1, max=1\]"),
+        ("RRelu", ["X"], ["Y", "Slope", "Z"], r"has output size 3 not in range \[min=1, max=2\]"),
+        ("RRelu", ["X"], ["", "Slope"], r"output 0 is marked single but has an empty string"),
+        ("RRelu", ["X", "W"], ["Y"], r"has input size 2 not in range \[min=1, max=1\]"),
+    ],
+)
+def test_nodes_with_missing_or_extra_inputs_or_outputs_are_refused_at_load(library, op, inputs, outputs, refused):
+    """ONNX Runtime checks a node's arity against rectify's schema before any rectify
+    callback runs; the kernel checks it again (ort::signature unit tests)."""
+    with pytest.raises(Exception, match=refused):
+        session(library, model(op, inputs=inputs, outputs=outputs))
+    assert session(library, model("LeakyRelu")).run(None, {"X": np.array([2.0], F)})[0][0] == 2.0
 
 
 def test_the_optional_slope_output_may_be_omitted(library):

@@ -3,12 +3,14 @@ register_custom_ops_library (RegisterCustomOpsLibrary_V2) does them. ONNX Runtim
 librectify.so after the last session; no crash, and memory growth stays bounded."""
 
 import gc
+import os
 
 import numpy as np
 import onnxruntime as ort
 from conftest import model
 
-CYCLES = 1000
+# 1000 on the pinned release; the release matrix runs fewer on each of its releases.
+CYCLES = int(os.environ.get("RECTIFY_LOAD_CYCLES", 1000))
 X = np.linspace(-1, 1, 1000, dtype=np.float32)
 
 
@@ -32,7 +34,7 @@ def cycle(library, m):
     gc.collect()
 
 
-def test_register_run_release_1000_cycles(library):
+def test_register_run_release_cycles(library):
     m = model("LeakyRelu", alpha=0.25)
     for _ in range(20):  # warm up ONNX Runtime's own caches
         cycle(library, m)

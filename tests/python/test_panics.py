@@ -5,6 +5,7 @@ LeakyRelu whose alpha is a sentinel panics at one callback (src/ort/fault.rs).""
 import os
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 from conftest import ORT_VERSION, ROOT, model, session
 
@@ -49,4 +50,15 @@ def test_a_panic_in_a_parallel_for_task_fails_the_run(faulty, threads):
         s.run(None, {"X": BIG})
     # Small tensors are not split: the same session still works.
     assert s.run(None, {"X": np.array([2.0], np.float32)})[0][0] == 2.0
+    still_alive(faulty)
+
+
+def test_a_panic_in_registration_is_an_error_status(faulty, monkeypatch):
+    # NULL from RegisterCustomOps means success to ONNX Runtime: a panic must come back as
+    # a status, or the session would go on without the domain.
+    monkeypatch.setenv("RECTIFY_FAULT", "RegisterCustomOps")
+    so = ort.SessionOptions()
+    with pytest.raises(Exception, match=r"rectify: RegisterCustomOps: internal error \(panic\): injected fault at RegisterCustomOps"):
+        so.register_custom_ops_library(faulty)
+    monkeypatch.delenv("RECTIFY_FAULT")
     still_alive(faulty)
