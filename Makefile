@@ -4,13 +4,14 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The oldest supported ONNX Runtime, for the pytest suite.
-VENV_OLD := .venv-ort1.16
+# Release matrices: one cached venv per release under $(RECTIFY_CACHE)/venvs (default
+# ~/.cache/rectify/venvs), made by tests/matrix/matrix.py when missing or out of date.
+MATRIX := $(PYTHON) tests/matrix/matrix.py
 # The onnxruntime wheel's own library, loaded by the Rust harness (ort load-dynamic).
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build build-faults cli package demo bench fuzz asan test test-rust test-python test-python-old lint check-models models clean
+.PHONY: all venv build build-faults cli package demo bench fuzz asan test test-rust test-python test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -20,11 +21,6 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed
-
-$(VENV_OLD)/.installed: requirements-ort1.16.txt
-	$(PYTHON) -m venv $(VENV_OLD)
-	$(VENV_OLD)/bin/pip install --quiet --disable-pip-version-check -r requirements-ort1.16.txt
-	touch $@
 
 # librectify.so (ONNX Runtime, C) and librectify_tf.so (TensorFlow).
 build:
@@ -51,7 +47,7 @@ demo: venv build cli
 	  $(RUN) $(CLI) convert --to rectify target/cnn.builtin.onnx target/cnn.rectify.onnx && echo
 	@echo '$$ rectify verify target/cnn.rectify.onnx' && $(RUN) $(CLI) verify --library $(LIB) target/cnn.rectify.onnx
 
-test: venv build cli lint check-models test-rust test-python test-python-old
+test: venv build cli lint check-models test-rust test-python test-matrix-ort
 
 lint:
 	cargo fmt --all -- --check
@@ -69,9 +65,16 @@ test-python: venv build build-faults package
 	$(PY) -m pytest -q tests/python
 	$(PY) -m pytest -q tests/tf
 
-# The same librectify.so against ONNX Runtime 1.16.3.
-test-python-old: $(VENV_OLD)/.installed build build-faults
-	$(VENV_OLD)/bin/python -m pytest -q tests/python
+# The same librectify.so against every ONNX Runtime release from 1.16 on
+# (tests/matrix/ort-releases.txt): the pytest suites on each, two releases at a time, and
+# the CLI where the wheel ships libonnxruntime.so.
+test-matrix-ort: build build-faults cli
+	$(MATRIX) ort
+
+# librectify_tf.so and rectify.tf against every TensorFlow release from 2.16 on
+# (tests/matrix/tf-releases.txt). Not part of `make test`: each wheel is about 600 MB.
+test-matrix-tf: build
+	$(MATRIX) tf
 
 # The committed models must be exactly what the generator writes.
 check-models: venv
@@ -112,4 +115,4 @@ asan: venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(VENV_OLD)
+	rm -rf $(VENV)

@@ -347,9 +347,14 @@ fn main() {
                     .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
             })
             .unwrap_or_default();
+        // The wheel's library is named by its version: libonnxruntime.so.1.32.0.
+        let runtime = std::env::var("ORT_DYLIB_PATH")
+            .ok()
+            .and_then(|p| p.rsplit_once(".so.").map(|(_, v)| v.to_string()))
+            .unwrap_or_else(|| "(version unknown)".to_string());
         let doc = format!(
             "# Benchmarks\n\nProduced by `make bench` (`cargo bench --bench ort_chains -- --write`) on {cpu}, {} cores, \
-             ONNX Runtime 1.31.1, SIMD level `{}`. Machines are noisy: every ratio is measured side by side in one \
+             ONNX Runtime {runtime}, SIMD level `{}`. Machines are noisy: every ratio is measured side by side in one \
              run (rectify and the other model interleaved in rounds; medians); absolute times drift.\n\n\
              Rows: `other` is ONNX Runtime's built-in op (for RRelu training: rectify's LeakyRelu; for the kernel rows: \
              the inexact seed formula `0.5(1+a)x + 0.5(1-a)|x|`, shown for comparison only). Model rows are chains of \

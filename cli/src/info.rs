@@ -24,9 +24,14 @@ pub fn info(library: Option<&Path>) -> Result<bool> {
             ok = false;
         }
     }
+    let tested = tested_releases();
     match runtime::find_onnxruntime() {
         Ok(ort) => {
             println!("ONNX Runtime: {} ({})", ort.path.display(), ort.how);
+            match runtime_version(&ort.path) {
+                Ok(version) => println!("              version {version}, {}", tested_verdict(&version, &tested)),
+                Err(e) => println!("              version unknown: {e:#}"),
+            }
             if let Ok(lib) = runtime::find_library(library) {
                 match registration_check(&ort.path, &lib.path) {
                     Ok(()) => println!("              registers the rectify domain and runs a rectify::LeakyRelu"),
@@ -41,6 +46,12 @@ pub fn info(library: Option<&Path>) -> Result<bool> {
             println!("ONNX Runtime: {e:#}");
             ok = false;
         }
+    }
+    if let (Some(oldest), Some(newest)) = (tested.first(), tested.last()) {
+        println!(
+            "tested with:  ONNX Runtime {oldest} to {newest}, every minor release ({} releases, `make test`)",
+            tested.len()
+        );
     }
     println!("domain:       {DOMAIN} (opset {OPSET})");
     let dtypes: Vec<&str> = DTYPES.iter().map(|&d| dtype_name(d)).collect();
@@ -72,6 +83,49 @@ fn dtype_name(d: DType) -> &'static str {
         DType::Float16 => "float16",
         DType::BFloat16 => "bfloat16",
     }
+}
+
+/// The ONNX Runtime releases `make test` runs the suites on: one per minor release
+/// (tests/matrix/ort-releases.txt), oldest first.
+fn tested_releases() -> Vec<&'static str> {
+    const RELEASES: &str = include_str!("../../tests/matrix/ort-releases.txt");
+    RELEASES.lines().filter_map(|line| line.split('#').next()?.split_whitespace().next()).collect()
+}
+
+fn minor_of(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
+/// Whether `version` is a minor release the matrix tests.
+fn tested_verdict(version: &str, tested: &[&str]) -> String {
+    let Some(minor) = minor_of(version) else { return "not a version rectify knows".to_string() };
+    match tested.iter().find(|t| minor_of(t) == Some(minor)) {
+        Some(t) if *t == version => "a tested release".to_string(),
+        Some(t) => format!("minor release tested at {t}"),
+        None if tested.last().and_then(|t| minor_of(t)).is_some_and(|newest| minor > newest) => {
+            "NEWER than every tested release".to_string()
+        }
+        None => "NOT a tested release (rectify supports ONNX Runtime >= 1.16)".to_string(),
+    }
+}
+
+/// `OrtGetApiBase()->GetVersionString()` of the ONNX Runtime library at `path`.
+fn runtime_version(path: &Path) -> Result<String> {
+    // SAFETY: loading ONNX Runtime runs only its static initialisers (the session check
+    // loads it anyway); it is never unloaded (leaked below), as it is not built to be.
+    let lib = unsafe { libloading::Library::new(path) }.context("dlopen")?;
+    let version = {
+        // SAFETY: `OrtGetApiBase` is ONNX Runtime's C entry point, `const OrtApiBase *(void)`.
+        let get_base = unsafe { lib.get::<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase>(b"OrtGetApiBase\0") }
+            .context("no OrtGetApiBase symbol: not ONNX Runtime?")?;
+        // SAFETY: it returns a pointer to a static table, or NULL (refused below).
+        let base = unsafe { get_base().as_ref() }.ok_or_else(|| anyhow!("OrtGetApiBase returned NULL"))?;
+        // SAFETY: GetVersionString returns a static NUL-terminated string, copied here.
+        unsafe { CStr::from_ptr((base.GetVersionString)()) }.to_string_lossy().into_owned()
+    };
+    std::mem::forget(lib);
+    Ok(version)
 }
 
 /// `rectify_version()` from the shared library itself.
@@ -143,4 +197,27 @@ fn one_node_model() -> ModelProto {
         model.opset_import.push(opset);
     }
     model
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tested_range_is_every_minor_release_from_1_16() {
+        let tested = tested_releases();
+        assert_eq!(tested.first(), Some(&"1.16.3"));
+        let minors: Vec<u32> = tested.iter().map(|t| minor_of(t).unwrap().1).collect();
+        assert!(minors.windows(2).all(|w| w[1] == w[0] + 1), "a minor release is missing: {tested:?}");
+    }
+
+    #[test]
+    fn a_runtime_is_placed_against_the_tested_releases() {
+        let tested = ["1.16.3", "1.17.3", "1.32.0"];
+        assert_eq!(tested_verdict("1.17.3", &tested), "a tested release");
+        assert_eq!(tested_verdict("1.17.1", &tested), "minor release tested at 1.17.3");
+        assert_eq!(tested_verdict("1.33.0", &tested), "NEWER than every tested release");
+        assert_eq!(tested_verdict("1.15.1", &tested), "NOT a tested release (rectify supports ONNX Runtime >= 1.16)");
+        assert_eq!(tested_verdict("garbage", &tested), "not a version rectify knows");
+    }
 }

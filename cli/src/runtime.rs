@@ -58,7 +58,7 @@ pub fn find_onnxruntime() -> Result<Found> {
     }
     bail!(
         "ONNX Runtime not found. Either set ORT_DYLIB_PATH=/path/to/libonnxruntime.so.1.x, or `pip install \
-         onnxruntime==1.31.1` in the active Python environment, or run `make venv` in the rectify checkout"
+         onnxruntime==1.32.0` in the active Python environment, or run `make venv` in the rectify checkout"
     )
 }
 
@@ -146,7 +146,7 @@ pub fn ort_environment(library: &Path) -> Result<&'static Environment> {
 pub fn ort_session(env: &Environment, model: &[u8], rectify: Option<&Path>) -> Result<Session> {
     let mut builder = Session::builder(env)
         .map_err(|e| anyhow!("{e}"))?
-        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(|e| anyhow!("{e}"))?
         .with_intra_threads(1)
         .map_err(|e| anyhow!("{e}"))?;

@@ -260,6 +260,8 @@ fn info_lists_ops_attributes_and_the_runtime() {
     assert!(out.status.success(), "{report}");
     for line in [
         "version 0.1.0",
+        "version 1.32.0, a tested release",
+        "tested with:  ONNX Runtime 1.16.3 to 1.32.0, every minor release (17 releases, `make test`)",
         "registers the rectify domain and runs a rectify::LeakyRelu",
         "domain:       rectify (opset 1)",
         "dtypes:       float, double, float16, bfloat16",

@@ -34,10 +34,11 @@ OP_NAMES = (
 
 RreluOutput = collections.namedtuple("RreluOutput", ["activations", "slopes"])
 
-#: The TensorFlow minor versions the op library was tested with (its C API is not frozen).
-TESTED_TENSORFLOW = ("2.21",)
+#: The TensorFlow minor releases whose latest patch passes the tests/tf suite with this
+#: op library (`make test-matrix-tf`; TensorFlow's C API is not frozen).
+TESTED_TENSORFLOW = ("2.16", "2.17", "2.18", "2.19", "2.20", "2.21")
 
-if not tf.__version__.startswith(TESTED_TENSORFLOW):
+if ".".join(tf.__version__.split(".")[:2]) not in TESTED_TENSORFLOW:
     warnings.warn(
         f"rectify.tf was tested with TensorFlow {', '.join(TESTED_TENSORFLOW)}; this is {tf.__version__}",
         RuntimeWarning,

@@ -94,3 +94,18 @@ def test_pip_install_into_a_fresh_venv(tmp_path):
     assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr
     missing = subprocess.run([python, "-c", "import rectify.tf"], capture_output=True, text=True, cwd=tmp_path)
     assert missing.returncode != 0 and "No module named 'tensorflow'" in missing.stderr, missing.stderr
+
+
+def test_rectify_tf_warns_only_on_a_tensorflow_the_matrix_does_not_pass():
+    import rectify.tf
+
+    releases = (ROOT / "tests/matrix/tf-releases.txt").read_text().splitlines()
+    listed = [line.split()[0] for line in releases if line.strip() and not line.startswith("#")]
+    assert rectify.tf.TESTED_TENSORFLOW == tuple(".".join(v.split(".")[:2]) for v in listed)
+    strict = "import warnings\nwarnings.simplefilter('error')\n"
+    assert run_python(strict + "import rectify.tf\nprint('quiet')").strip() == "quiet"
+    out = run_python(
+        strict + "import tensorflow as tf\ntf.__version__ = '2.99.0'\n"
+        "try:\n    import rectify.tf\nexcept RuntimeWarning as w:\n    print(w)\n"
+    )
+    assert "rectify.tf was tested with TensorFlow 2.16, 2.17, 2.18, 2.19, 2.20, 2.21; this is 2.99.0" in out
