@@ -1,7 +1,7 @@
 //! The registry: every op rectify ships, its inputs, outputs, attributes with defaults, and
 //! the element types it runs on. Hosts build their op tables from this list alone.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::{LeakyRelu, Prelu, Rrelu, leaky_relu, prelu, rrelu};
 
 /// The ONNX domain of rectify's ops, and its opset version.
@@ -76,6 +76,60 @@ pub const OPS: [OpSpec; 3] = [
     },
 ];
 
+/// Most outputs any rectify op declares.
+pub const MAX_OUTPUTS: usize = 2;
+
+/// Which of its op's declared outputs a node has. ONNX omits a trailing optional output by
+/// leaving it out and a middle one by an empty name, so the op's declared count is not the
+/// node's; hosts ask their runtime only for outputs listed here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeSignature {
+    outputs: [bool; MAX_OUTPUTS],
+}
+
+impl NodeSignature {
+    /// Whether the node has output `index` (named, so the runtime allocates it).
+    pub fn has_output(&self, index: usize) -> bool {
+        self.outputs.get(index).copied().unwrap_or(false)
+    }
+
+    /// How many outputs the node has.
+    pub fn output_count(&self) -> usize {
+        self.outputs.iter().filter(|&&present| present).count()
+    }
+}
+
+impl OpSpec {
+    /// Checks a node's input and output names ("" = omitted) against this op: every input
+    /// present, no output beyond the declared ones, every required output present.
+    pub fn signature(&self, inputs: &[String], outputs: &[String]) -> Result<NodeSignature> {
+        let op = self.name;
+        if inputs.len() != self.inputs.len() {
+            let (found, expected) = (inputs.len(), self.inputs.len());
+            let names = self.inputs.join(", ");
+            return Err(Error::invalid(op, format!("the node has {found} input(s), expected {expected} ({names})")));
+        }
+        if let Some(i) = inputs.iter().position(String::is_empty) {
+            let message = format!("input '{}' is missing (an empty name in the node)", self.inputs[i]);
+            return Err(Error::invalid(op, message));
+        }
+        if outputs.len() > self.outputs.len() {
+            let declared: Vec<&str> = self.outputs.iter().map(|&(name, _)| name).collect();
+            let (found, most) = (outputs.len(), declared.len());
+            let names = declared.join(", ");
+            return Err(Error::invalid(op, format!("the node has {found} outputs, expected at most {most} ({names})")));
+        }
+        let mut present = [false; MAX_OUTPUTS];
+        for (i, &(name, optional)) in self.outputs.iter().enumerate() {
+            present[i] = outputs.get(i).is_some_and(|n| !n.is_empty());
+            if !present[i] && !optional {
+                return Err(Error::invalid(op, format!("output '{name}' is missing")));
+            }
+        }
+        Ok(NodeSignature { outputs: present })
+    }
+}
+
 impl OpKind {
     pub fn spec(self) -> &'static OpSpec {
         match self {
@@ -140,5 +194,54 @@ impl OpParams {
             OpParams::PRelu(_) => OpKind::PRelu,
             OpParams::RRelu(_) => OpKind::RRelu,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn check(kind: OpKind, inputs: &[&str], outputs: &[&str]) -> Result<NodeSignature> {
+        kind.spec().signature(&names(inputs), &names(outputs))
+    }
+
+    #[test]
+    fn every_op_fits_in_max_outputs() {
+        assert!(OPS.iter().all(|op| op.outputs.len() <= MAX_OUTPUTS));
+    }
+
+    #[test]
+    fn omitted_optional_outputs_are_absent_whichever_way_they_are_omitted() {
+        let one = check(OpKind::RRelu, &["x"], &["y"]).unwrap();
+        let empty = check(OpKind::RRelu, &["x"], &["y", ""]).unwrap();
+        let two = check(OpKind::RRelu, &["x"], &["y", "s"]).unwrap();
+        assert!(one.has_output(0) && !one.has_output(1));
+        assert_eq!(one, empty);
+        assert!(two.has_output(0) && two.has_output(1));
+        assert!(!two.has_output(2) && !two.has_output(usize::MAX));
+        assert_eq!((one.output_count(), two.output_count()), (1, 2));
+    }
+
+    #[test]
+    fn missing_or_extra_inputs_and_outputs_name_what_was_expected() {
+        let message = |r: Result<NodeSignature>| r.unwrap_err().to_string();
+        assert_eq!(
+            message(check(OpKind::PRelu, &["x"], &["y"])),
+            "rectify: PRelu: the node has 1 input(s), expected 2 (X, slope)"
+        );
+        assert_eq!(
+            message(check(OpKind::PRelu, &["x", ""], &["y"])),
+            "rectify: PRelu: input 'slope' is missing (an empty name in the node)"
+        );
+        assert_eq!(message(check(OpKind::LeakyRelu, &["x"], &[])), "rectify: LeakyRelu: output 'Y' is missing");
+        assert_eq!(message(check(OpKind::RRelu, &["x"], &["", "s"])), "rectify: RRelu: output 'Y' is missing");
+        assert_eq!(
+            message(check(OpKind::RRelu, &["x"], &["y", "s", "t"])),
+            "rectify: RRelu: the node has 3 outputs, expected at most 2 (Y, Slope)"
+        );
     }
 }

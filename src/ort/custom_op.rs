@@ -9,9 +9,8 @@ use ort_sys::{
     OrtKernelInfo, OrtMemType, OrtShapeInferContext, OrtStatusPtr,
 };
 
-use super::api::{Api, KernelContext, KernelInfo, TypeShape};
+use super::api::{Api, KernelContext, KernelInfo, Side, TypeShape};
 use super::kernel::Kernel;
-use super::signature::NodeSignature;
 use crate::boundary;
 use crate::ops::{DType, OpKind};
 
@@ -227,7 +226,8 @@ unsafe extern "system" fn create_kernel(
     let created = boundary::catch(name, || {
         // SAFETY: `info` is valid for this call.
         let info = unsafe { KernelInfo::new(op.api, info) };
-        let signature = NodeSignature::read(&info, op.kind.spec())?;
+        let spec = op.kind.spec();
+        let signature = spec.signature(&info.names(name, Side::Input)?, &info.names(name, Side::Output)?)?;
         let params = op.kind.configure(&info)?;
         params.check_element_type(op.dtype)?;
         #[cfg(feature = "fault-injection")]

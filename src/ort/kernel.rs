@@ -12,12 +12,11 @@ use ort_sys::ONNXTensorElementDataType::{
 };
 
 use super::api::{Api, KernelContext, OutputTensor, TensorView};
-use super::signature::NodeSignature;
 use crate::boundary;
 use crate::error::{Error, Result};
 use crate::kernels::prelu::element_count;
 use crate::kernels::{Element, in_place};
-use crate::ops::{DType, OpParams};
+use crate::ops::{DType, NodeSignature, OpParams};
 
 /// Elements per ParallelFor task; tensors shorter than two grains run in the caller.
 const PARALLEL_GRAIN: usize = 1 << 13;

@@ -6,7 +6,6 @@ mod custom_op;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod kernel;
-mod signature;
 
 use std::ffi::{CStr, CString};
 use std::io::Write;

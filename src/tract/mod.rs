@@ -64,13 +64,10 @@ fn dispatch(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn Infe
 
 fn rectify_op(kind: OpKind, node: &NodeProto) -> TractResult<Box<dyn InferenceOp>> {
     let params = kind.configure(&NodeAttributes(node)).map_err(|e| format_err!("node '{}': {e}", node.name))?;
+    let signature =
+        kind.spec().signature(&node.input, &node.output).map_err(|e| format_err!("node '{}': {e}", node.name))?;
     // tract numbers the non-empty outputs; rectify's optional outputs come after Y.
-    let outputs = node.output.iter().filter(|o| !o.is_empty()).count();
-    let most = kind.spec().outputs.len();
-    if node.output.first().is_none_or(String::is_empty) || outputs > most {
-        bail!("node '{}': rectify: {}: output 'Y' is required, with at most {most} outputs", node.name, kind.name());
-    }
-    Ok(expand(RectifyExpansion::new(params, outputs)))
+    Ok(expand(RectifyExpansion::new(params, signature.output_count())))
 }
 
 /// A node's attributes, read the way the ONNX Runtime host reads them.

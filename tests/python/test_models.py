@@ -77,14 +77,8 @@ def reference(entry, feeds):
 
 def _reference(entry, feeds):
     x = feeds["X"]
-    attrs = entry["attributes"]
     dtype = entry["dtype"]
-    if entry["op"] == "PRelu":
-        factor = feeds["slope"]
-        if "axis" in attrs:
-            factor = factor.reshape([-1] + [1] * (x.ndim - 1 - attrs["axis"]))
-    else:
-        factor = np.float32(leaky_alpha(entry))
+    factor = broadcast_slope(entry, feeds) if entry["op"] == "PRelu" else np.float32(leaky_alpha(entry))
     if dtype in ("float16", "bfloat16"):
         rounded = bfloat16 if dtype == "bfloat16" else (lambda v: v.astype(np.float16))
         wide = x.astype(np.float32)
@@ -98,6 +92,14 @@ def _reference(entry, feeds):
     return np.where(x < 0, product, x).astype(x.dtype)
 
 
+def broadcast_slope(entry, feeds):
+    """PRelu's slope shaped to broadcast numpy-style: with `axis`, along that dimension."""
+    x, slope = feeds["X"], feeds["slope"]
+    if "axis" in entry["attributes"]:
+        slope = slope.reshape([-1] + [1] * (x.ndim - 1 - entry["attributes"]["axis"]))
+    return slope
+
+
 def leaky_alpha(entry):
     attrs = entry["attributes"]
     if entry["op"] == "LeakyRelu":
@@ -109,9 +111,7 @@ def prelu_1_16_rule(entry, feeds):
     """float PRelu of ONNX Runtime 1.16-1.26: `(x > 0)·x + ((x <= 0)·slope)·x` in float,
     a select by multiplication: NaN for x = ±inf (0·inf), +0 for x = -0 with a negative
     slope; equal to the README's rule elsewhere."""
-    x, slope = feeds["X"], feeds["slope"]
-    if "axis" in entry["attributes"]:
-        slope = slope.reshape([-1] + [1] * (x.ndim - 1 - entry["attributes"]["axis"]))
+    x, slope = feeds["X"], broadcast_slope(entry, feeds)
     with np.errstate(all="ignore"):
         return ((x > 0).astype(x.dtype) * x + ((x <= 0).astype(x.dtype) * slope) * x).astype(x.dtype)
 
