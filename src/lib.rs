@@ -1,11 +1,14 @@
 //! rectify: LeakyRelu, PRelu and RRelu kernels, bit-exact against the runtimes' built-ins,
 //! and the host adapters that ship them (`librectify.so` for ONNX Runtime).
 
+#[cfg(feature = "plugin")]
 mod boundary;
+#[cfg(feature = "plugin")]
 mod capi;
 pub mod error;
 pub mod kernels;
 pub mod ops;
+#[cfg(feature = "plugin")]
 mod ort;
 #[cfg(feature = "tract")]
 pub mod tract;
