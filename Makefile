@@ -1,5 +1,6 @@
 # rectify: `make demo` (the main job) and `make test` (every test). Both set up everything
 # on a fresh machine: .venv with the pinned wheels, then the release build of librectify.so.
+# `make wheel` writes the prebuilt wheel, `make install` the C/C++ package.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,24 +8,33 @@ PY := $(VENV)/bin/python
 # Release matrices: one cached venv per release under $(RECTIFY_CACHE)/venvs (default
 # ~/.cache/rectify/venvs), made by tests/matrix/matrix.py when missing or out of date.
 MATRIX := $(PYTHON) tests/matrix/matrix.py
+RECTIFY_CACHE ?= $(HOME)/.cache/rectify
+export RECTIFY_CACHE
 # The onnxruntime wheel's own library, loaded by the Rust harness (ort load-dynamic).
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv build build-faults cli package demo bench fuzz asan test test-rust test-python test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli package wheel install demo bench fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
+# .venv: what the demo needs (requirements.txt); the tests add requirements-test.txt.
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
 venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
 
 # librectify.so (ONNX Runtime, C) and librectify_tf.so (TensorFlow).
 build:
-	cargo build --release -p rectify -p rectify-tf
+	cargo build --release -p rectify
+	cargo build --release -p rectify-tf
 
 # Test-only library whose sentinel attributes panic inside callbacks (tests/python/test_panics.py).
 build-faults:
@@ -47,23 +57,71 @@ demo: venv build cli
 	  $(RUN) $(CLI) convert --to rectify target/cnn.builtin.onnx target/cnn.rectify.onnx && echo
 	@echo '$$ rectify verify target/cnn.rectify.onnx' && $(RUN) $(CLI) verify --library $(LIB) target/cnn.rectify.onnx
 
-test: venv build cli lint check-models test-rust test-python test-matrix-ort
+test: venv-test build cli lint check-models test-rust test-python test-package test-serving test-matrix-ort
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --features rectify/tract -- -D warnings
 	cargo clippy --all-targets --features fault-injection -- -D warnings
+	cargo clippy -p rectify-tf --all-targets -- -D warnings
 
-test-rust: venv build package
+test-rust: venv-test build package
 	$(RUN) cargo test --workspace --features rectify/tract --lib --bins --tests --examples
 
-# The Python package, installed into .venv the way users install it (it bundles both libraries).
-package: venv
-	$(PY) -m pip install --quiet --disable-pip-version-check .
+# The prebuilt wheel (dist/rectify-VERSION-py3-none-manylinux_2_17_x86_64.whl) and the sdist
+# it is built from: `python -m build` makes the sdist, then the wheel from it (setup.py:
+# cargo-zigbuild, glibc 2.17). auditwheel must place it at manylinux_2_17.
+WHEEL_TAG := py3-none-manylinux_2_17_x86_64
+wheel: venv-test
+	rm -rf dist
+	CARGO_TARGET_DIR=$(CURDIR)/target $(PY) -m build --outdir dist . >/dev/null
+	$(PY) -m auditwheel show dist/rectify-*-$(WHEEL_TAG).whl | tr '\n' ' ' | \
+	  grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"' || \
+	  { $(PY) -m auditwheel show dist/*.whl; exit 1; }
+	@ls dist
 
-test-python: venv build build-faults package
+# The Python package, installed into .venv from the wheel users get (both libraries inside).
+package: wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/rectify-*.whl
+
+# The C/C++ package: librectify.so.VERSION (soname librectify.so.ABI, see build.rs),
+# include/rectify.h, pkg-config's rectify.pc and CMake's rectify::rectify target.
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+ABI := $(if $(filter 0.%,$(VERSION)),$(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION))),$(word 1,$(subst ., ,$(VERSION))))
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+install: build
+	install -d $(LIBDIR)/pkgconfig $(LIBDIR)/cmake/rectify $(DESTDIR)$(PREFIX)/include
+	install -m 755 target/release/librectify.so $(LIBDIR)/librectify.so.$(VERSION)
+	ln -sf librectify.so.$(VERSION) $(LIBDIR)/librectify.so.$(ABI)
+	ln -sf librectify.so.$(ABI) $(LIBDIR)/librectify.so
+	install -m 644 ffi/rectify.h $(DESTDIR)$(PREFIX)/include/rectify.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ffi/pkgconfig/rectify.pc.in > $(LIBDIR)/pkgconfig/rectify.pc
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI@|$(ABI)|' ffi/cmake/rectifyConfig.cmake.in > $(LIBDIR)/cmake/rectify/rectifyConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' ffi/cmake/rectifyConfigVersion.cmake.in > $(LIBDIR)/cmake/rectify/rectifyConfigVersion.cmake
+
+test-python: venv-test build build-faults package
 	$(PY) -m pytest -q tests/python
 	$(PY) -m pytest -q tests/tf
+
+# The wheel in fresh venvs with no cargo on PATH (ONNX Runtime 1.16.3 and 1.32.0), and the
+# C/C++ package installed into a temporary DESTDIR, built against with CMake and pkg-config.
+test-package: venv-test build package
+	$(PY) -m pytest -q tests/package
+
+# examples/serving under load: Ray Serve, 2 replicas with the wheel's library, one killed
+# mid-run (its venv cached under $(RECTIFY_CACHE)/venvs/serving).
+SERVE_VENV := $(RECTIFY_CACHE)/venvs/serving
+$(SERVE_VENV)/.installed: examples/serving/requirements.txt
+	rm -rf $(SERVE_VENV)
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
+
+test-serving: $(SERVE_VENV)/.installed package
+	$(SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/rectify-*.whl
+	$(SERVE_VENV)/bin/python tests/serving/run.py
 
 # The same librectify.so against every ONNX Runtime release from 1.16 on
 # (tests/matrix/ort-releases.txt): the pytest suites on each, two releases at a time, and
@@ -73,7 +131,7 @@ test-matrix-ort: build build-faults cli
 
 # librectify_tf.so and rectify.tf against every TensorFlow release from 2.16 on
 # (tests/matrix/tf-releases.txt). Not part of `make test`: each wheel is about 600 MB.
-test-matrix-tf: build
+test-matrix-tf: build wheel
 	$(MATRIX) tf
 
 # The committed models must be exactly what the generator writes.
@@ -86,7 +144,7 @@ models: venv
 	$(PY) models/generate.py
 
 # Model-level and kernel benchmarks; ort_chains writes docs/BENCHMARKS.md and docs/benchmarks.svg.
-bench: venv build
+bench: venv-test build
 	$(RUN) cargo bench --bench ort_chains -- --write
 	cargo bench --bench kernels
 
@@ -111,8 +169,8 @@ asan: venv
 	  RECTIFY_LIBRARY=$(CURDIR)/target/asan/$(ASAN_TARGET)/debug/librectify.so \
 	  ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=1 \
 	  cargo test --target $(ASAN_TARGET) --target-dir target/asan --lib --tests -- \
-	  --skip c_host_runs_every_kernel --skip readme_c_snippet
+	  --skip c_host_runs_every_kernel --skip c_example_compiles
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) dist build

@@ -3,7 +3,7 @@
 //! checks at compile time that each export has the declared signature (src/capi/exports.rs).
 //!
 //! libclang comes from `LIBCLANG_PATH`, else from the `libclang` wheel in `.venv`
-//! (requirements.txt). `RECTIFY_BLESS=1` rewrites `src/capi/header.rs` after a header change.
+//! (requirements-test.txt). `RECTIFY_BLESS=1` rewrites `src/capi/header.rs` after a header change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

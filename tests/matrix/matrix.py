@@ -8,7 +8,7 @@
 tests/matrix/ort-releases.txt, and the `rectify` CLI (target/debug/rectify: `info`, then
 `verify --brief` on every model in models/) where the release's wheel ships
 libonnxruntime.so (1.19 on); `tf` runs tests/tf against each TensorFlow release in
-tests/matrix/tf-releases.txt. Each release gets its own venv under $RECTIFY_CACHE/venvs
+tests/matrix/tf-releases.txt, with the wheel of dist/ (make wheel) installed. Each release gets its own venv under $RECTIFY_CACHE/venvs
 (default ~/.cache/rectify/venvs), made once and remade only when its pins change. Prints
 one row per release; `--write` also puts the table into docs/RELIABILITY.md. Exit status 1
 when any release fails, so `make test` goes red.
@@ -72,14 +72,12 @@ MATRICES = {
         "tensorflow-cpu",
         "tf-releases.txt",
         # keras as TensorFlow 2.16-2.21 resolve it; ONNX Runtime for the package's
-        # library-path test; setuptools new enough for pyproject.toml (no build isolation).
-        ["pytest==9.2.0", "keras==3.15.1", "onnxruntime==1.32.0", "setuptools==80.9.0", "wheel==0.48.0"],
+        # library-path test.
+        ["pytest==9.2.0", "keras==3.15.1", "onnxruntime==1.32.0"],
         ["tests/tf"],
         install_rectify=True,
         env={"TF_CPP_MIN_LOG_LEVEL": "2"},
         notes=None,
-        # One at a time: the suite's fresh-venv test builds the package in the source tree
-        # (pip builds a local directory in place), which two runs would share.
         jobs=1,
     ),
 }
@@ -111,12 +109,10 @@ def ensure_venv(matrix, version, pins):
     return venv, True
 
 
-def build_wheel(venv, out):
-    """One wheel of the rectify package from this checkout (its libraries are the ones
-    cargo built), made once for every venv of the matrix."""
-    pip(venv, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(ROOT))
-    (wheel,) = out.glob("rectify-*.whl")
-    return wheel
+def built_wheel():
+    """The wheel `make wheel` wrote (the one users install), or None."""
+    found = sorted((ROOT / "dist").glob("rectify-*-py3-none-manylinux_2_17_x86_64.whl"))
+    return found[0] if len(found) == 1 else None
 
 
 def run_suite(matrix, version, venv, workdir):
@@ -232,6 +228,8 @@ def main():
     args.jobs = args.jobs or matrix.jobs
     if matrix.cli and not CLI.is_file():
         parser.error(f"{CLI.relative_to(ROOT)} is missing: build it with `make cli`")
+    if matrix.install_rectify and built_wheel() is None:
+        parser.error("dist/ holds no single rectify wheel: build it with `make wheel`")
     releases = matrix.releases()
     if args.only:
         unknown = set(args.only) - {v for v, _ in releases}
@@ -246,7 +244,7 @@ def main():
     print(f"{matrix.package}: {len(releases)} venvs in {cache_dir()} ({len(made)} made) in {time.monotonic() - start:.0f} s")
     with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         if matrix.install_rectify:
-            wheel = build_wheel(next(iter(venvs.values()))[0], pathlib.Path(tmp))
+            wheel = built_wheel()
             installs = [pool.submit(pip, venv, "install", "--no-deps", "--force-reinstall", str(wheel)) for venv, _ in venvs.values()]
             for done in installs:
                 done.result()
