@@ -42,7 +42,7 @@ enum Command {
         /// Seed of the random inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// librectify.so to load (default: RECTIFY_LIBRARY, else next to this binary).
+        /// librectify.so to load (default: RECTIFY_LIBRARY, else next to this binary, target/release/, or the rectify wheel).
         #[arg(long)]
         library: Option<PathBuf>,
         /// One line per model.

@@ -98,8 +98,10 @@ fn python_wheel_library() -> Option<PathBuf> {
     capi_library(&python_package_dir("onnxruntime")?)
 }
 
-/// librectify.so: `--library`, else `RECTIFY_LIBRARY`, else next to this binary, else the one
-/// bundled with the `rectify` Python package of `python3` on PATH (`pip install .`).
+/// librectify.so: `--library`, else `RECTIFY_LIBRARY`, else the first that exists of: next to
+/// this binary, cargo's release build beside its profile folder (`target/debug/rectify` finds
+/// `target/release/librectify.so`, and takes it before a debug build beside it), and the
+/// `rectify` wheel of `python3` on PATH (an active venv's).
 pub fn find_library(flag: Option<&Path>) -> Result<Found> {
     let (path, how) = match (flag, std::env::var_os("RECTIFY_LIBRARY")) {
         (Some(p), _) => (p.to_path_buf(), "--library".to_string()),
@@ -107,25 +109,36 @@ pub fn find_library(flag: Option<&Path>) -> Result<Found> {
         (None, None) => {
             let exe = std::env::current_exe().context("locating this binary")?;
             let beside = exe.with_file_name("librectify.so");
-            match python_package_library() {
-                Some(bundled) if !beside.is_file() => (bundled, "the rectify Python package".to_string()),
-                _ => (beside, "next to this binary".to_string()),
+            let release = exe.parent().and_then(Path::parent).map(|target| target.join("release/librectify.so"));
+            let mut candidates = [
+                Some((beside.clone(), "next to this binary")),
+                release.map(|p| (p, "cargo's release build")),
+                python_package_library().map(|p| (p, "the rectify Python package")),
+            ];
+            if exe.parent().and_then(Path::file_name).is_some_and(|dir| dir == "debug") {
+                candidates.swap(0, 1);
             }
+            candidates
+                .into_iter()
+                .flatten()
+                .find(|(p, _)| p.is_file())
+                .map(|(p, how)| (p, how.to_string()))
+                .unwrap_or((beside, "next to this binary, in target/release/, or in the rectify package".to_string()))
         }
     };
     if !path.is_file() {
         bail!(
-            "librectify.so not found at {} ({how}): build it with `cargo build --release -p rectify` and pass \
-             --library target/release/librectify.so, or `pip install .` the rectify package",
+            "librectify.so not found at {} ({how}): build it with `make build` (target/release/librectify.so), \
+             pass --library PATH, or install the rectify wheel in the active venv",
             path.display()
         );
     }
     Ok(Found { path, how })
 }
 
-/// librectify.so inside the `rectify` package of `python3` on PATH.
+/// librectify.so inside the `rectify` package of `python3` on PATH (the wheel puts it in lib/).
 fn python_package_library() -> Option<PathBuf> {
-    Some(python_package_dir("rectify")?.join("librectify.so")).filter(|library| library.is_file())
+    Some(python_package_dir("rectify")?.join("lib/librectify.so")).filter(|library| library.is_file())
 }
 
 /// The process's ONNX Runtime environment, loaded once from `library`.

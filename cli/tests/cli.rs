@@ -276,8 +276,8 @@ fn info_lists_ops_attributes_and_the_runtime() {
 
 #[test]
 fn a_copied_binary_finds_the_library_of_the_python_package() {
-    // `cargo install --path cli` puts the binary where no librectify.so lies beside it; after
-    // `pip install .` (make test installs the package into .venv) it takes the package's.
+    // `cargo install --path cli` puts the binary where no librectify.so lies beside it; with
+    // the wheel installed (make test installs it into .venv) it takes the package's.
     let dir = tmp("installed-bin");
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("rectify");
@@ -287,7 +287,16 @@ fn a_copied_binary_finds_the_library_of_the_python_package() {
     let report = text(&out);
     assert!(out.status.success(), "{report}");
     assert!(
-        report.contains("site-packages/rectify/librectify.so (the rectify Python package), version 0.1.0"),
+        report.contains("site-packages/rectify/lib/librectify.so (the rectify Python package), version 0.1.0"),
         "{report}"
     );
+}
+
+#[test]
+fn the_debug_binary_finds_the_release_library_of_its_checkout() {
+    // README: `target/debug/rectify verify models/cnn.onnx` from the checkout, no --library.
+    let out = Command::new(env!("CARGO_BIN_EXE_rectify")).env_remove("RECTIFY_LIBRARY").arg("info").output().unwrap();
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("target/release/librectify.so (cargo's release build), version 0.1.0"), "{report}");
 }
