@@ -25,6 +25,11 @@ fn compile_host(library: &Path, source: &Path, name: &str) -> PathBuf {
         .get_compiler();
     let exe = out_dir.join(name);
     let lib_dir = library.parent().expect("library directory");
+    // The program asks for the library by its soname (build.rs), as after `make install`:
+    // a link of that name beside the program stands in for the installed one.
+    let soname = out_dir.join(soname());
+    std::fs::remove_file(&soname).ok();
+    std::os::unix::fs::symlink(library, &soname).expect("link the soname to the library");
     let output = compiler
         .to_command()
         .arg(source)
@@ -33,7 +38,7 @@ fn compile_host(library: &Path, source: &Path, name: &str) -> PathBuf {
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", out_dir.display()))
         .args(["-lrectify", "-lm"])
         .output()
         .expect("run the C compiler");
@@ -44,6 +49,14 @@ fn compile_host(library: &Path, source: &Path, name: &str) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     exe
+}
+
+/// `librectify.so.0.MINOR` before 1.0, then `librectify.so.MAJOR` (see build.rs).
+fn soname() -> String {
+    match env!("CARGO_PKG_VERSION_MAJOR") {
+        "0" => format!("librectify.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
+        major => format!("librectify.so.{major}"),
+    }
 }
 
 fn report(output: &Output) -> String {

@@ -5,6 +5,7 @@ against the installed library). TensorFlow 2.21 runs tests/tf on it in .venv (ma
 
 import copy
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -115,3 +116,18 @@ def test_the_onnx_runtime_suite_passes_on_the_installed_library(wheel, release, 
     env["RECTIFY_LIBRARY"] = library
     out = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python"], env=env, cwd=ROOT)
     assert " passed" in out.splitlines()[-1], out
+
+
+def test_panics_are_caught_in_a_library_linked_the_wheels_way():
+    """The wheel's libraries are linked by zig, with its own unwinder instead of libgcc_s: a
+    fault-injection build made the same way must still turn every panic into an error."""
+    bin_dir = pathlib.Path(sys.executable).parent
+    target = ROOT / "target/zig-fault-injection"
+    env = dict(os.environ, CARGO_ZIGBUILD_PYTHON_PATH=sys.executable)
+    run([bin_dir / "cargo-zigbuild", "build", "--release", "--locked", "-p", "rectify", "--features", "fault-injection",
+         "--target", "x86_64-unknown-linux-gnu.2.17", "--target-dir", target], cwd=ROOT, env=env, timeout=900)
+    library = target / "x86_64-unknown-linux-gnu/release/librectify.so"
+    assert "libgcc_s" not in run(["readelf", "-d", library]), "expected zig's unwinder, linked in"
+    env = dict(os.environ, RECTIFY_FAULT_LIBRARY=str(library))
+    out = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python/test_panics.py"], cwd=ROOT, env=env)
+    assert " passed" in out.splitlines()[-1] and "skipped" not in out.splitlines()[-1], out
