@@ -6,6 +6,7 @@ mod info;
 mod model;
 mod npy;
 mod runtime;
+mod triton;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,17 @@ enum Command {
         all: bool,
         input: PathBuf,
         output: PathBuf,
+    },
+    /// Print a Triton Inference Server config.pbtxt for MODEL (ONNX Runtime backend, with
+    /// librectify.so loaded through model_operations).
+    TritonConfig {
+        model: PathBuf,
+        /// The model's name in the Triton model repository (default: the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// librectify.so as the Triton server sees it (a path inside its container).
+        #[arg(long, default_value = "/opt/rectify/lib/librectify.so")]
+        op_library: String,
     },
     /// Show the library, its ops and attributes, and the ONNX Runtime it would use.
     Info {
@@ -132,6 +144,12 @@ fn run(command: Command) -> Result<bool> {
             }
             let rewritten = changes.iter().filter(|c| c.rewritten).count();
             println!("{rewritten} of {} nodes rewritten; wrote {}", changes.len(), output.display());
+            Ok(true)
+        }
+        Command::TritonConfig { model, name, op_library } => {
+            let name =
+                name.unwrap_or_else(|| model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned()));
+            print!("{}", triton::config(&model, &name, &op_library)?);
             Ok(true)
         }
         Command::Info { library } => info::info(library.as_deref()),

@@ -300,3 +300,52 @@ fn the_debug_binary_finds_the_release_library_of_its_checkout() {
     assert!(out.status.success(), "{report}");
     assert!(report.contains("target/release/librectify.so (cargo's release build), version 0.1.0"), "{report}");
 }
+
+#[test]
+fn triton_config_declares_the_model_tensors_and_the_op_library() {
+    let out = rectify(&["triton-config", "models/facenet.onnx"]);
+    let config = text(&out);
+    assert!(out.status.success(), "{config}");
+    for line in [
+        "name: \"facenet\"",
+        "backend: \"onnxruntime\"",
+        "max_batch_size: 0",
+        "  { name: \"X\", data_type: TYPE_FP32, dims: [ 1, 3, 112, 112 ] }",
+        "  { name: \"Y\", data_type: TYPE_FP32, dims: [ 1, 128 ] }",
+        "model_operations { op_library_filename: \"/opt/rectify/lib/librectify.so\" }",
+    ] {
+        assert!(config.lines().any(|l| l == line), "missing '{line}' in:\n{config}");
+    }
+    let out =
+        rectify(&["triton-config", "models/leaky_relu_bfloat16.onnx", "--name", "lr", "--op-library", "librectify.so"]);
+    let config = text(&out);
+    assert!(config.contains("name: \"lr\"") && config.contains("data_type: TYPE_BF16"), "{config}");
+    assert!(config.contains("op_library_filename: \"librectify.so\""), "{config}");
+}
+
+#[test]
+fn triton_config_writes_symbolic_dimensions_as_any_size() {
+    // A batch dimension named by the exporter, as torch.onnx writes it.
+    let dir = tmp("triton-symbolic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("symbolic.onnx");
+    let script = "import onnx, sys\n\
+        m = onnx.load('models/leaky_relu_float.onnx')\n\
+        for v in list(m.graph.input) + list(m.graph.output):\n\
+        \x20   v.type.tensor_type.shape.dim[0].dim_param = 'batch'\n\
+        onnx.save(m, sys.argv[1])\n";
+    let made = Command::new(repo().join(".venv/bin/python"))
+        .current_dir(repo())
+        .args(["-c", script, model.to_str().unwrap()])
+        .output()
+        .expect("run .venv's python (make test makes it)");
+    assert!(made.status.success(), "{}", text(&made));
+    let out = rectify(&["triton-config", model.to_str().unwrap()]);
+    let config = text(&out);
+    assert!(out.status.success(), "{config}");
+    assert!(config.contains("{ name: \"X\", data_type: TYPE_FP32, dims: [ -1, 3, 8, 10 ] }"), "{config}");
+    assert!(config.contains("{ name: \"Y\", data_type: TYPE_FP32, dims: [ -1, 3, 8, 10 ] }"), "{config}");
+    let missing = rectify(&["triton-config", "models/no-such-model.onnx"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(text(&missing).contains("no-such-model.onnx"), "{}", text(&missing));
+}
