@@ -110,18 +110,18 @@ pub fn find_library(flag: Option<&Path>) -> Result<Found> {
             let exe = std::env::current_exe().context("locating this binary")?;
             let beside = exe.with_file_name("librectify.so");
             let release = exe.parent().and_then(Path::parent).map(|target| target.join("release/librectify.so"));
-            let mut candidates = [
-                Some((beside.clone(), "next to this binary")),
-                release.map(|p| (p, "cargo's release build")),
-                python_package_library().map(|p| (p, "the rectify Python package")),
-            ];
-            if exe.parent().and_then(Path::file_name).is_some_and(|dir| dir == "debug") {
-                candidates.swap(0, 1);
-            }
-            candidates
+            let mut local = [(beside.clone(), "next to this binary")]
                 .into_iter()
-                .flatten()
+                .chain(release.map(|p| (p, "cargo's release build")))
+                .collect::<Vec<_>>();
+            if exe.parent().and_then(Path::file_name).is_some_and(|dir| dir == "debug") {
+                local.reverse();
+            }
+            // The Python package costs a python3 process: asked only when no build is found.
+            local
+                .into_iter()
                 .find(|(p, _)| p.is_file())
+                .or_else(|| python_package_library().map(|p| (p, "the rectify Python package")))
                 .map(|(p, how)| (p, how.to_string()))
                 .unwrap_or((beside, "next to this binary, in target/release/, or in the rectify package".to_string()))
         }

@@ -17,6 +17,11 @@ PROGRAM = ROOT / "examples/c/main.c"
 EXPECTED = "PRelu gives {-1, 1, -2, 3}"
 
 
+def crate_version():
+    """The version in Cargo.toml, which `make install` names the library after."""
+    return run(["sed", "-n", r's/^version = "\(.*\)"/\1/p', ROOT / "Cargo.toml"]).split()[0]
+
+
 @pytest.fixture(scope="module")
 def destdir(tmp_path_factory):
     dest = tmp_path_factory.mktemp("destdir")
@@ -26,7 +31,7 @@ def destdir(tmp_path_factory):
 
 def test_install_lays_out_the_versioned_library_header_and_package_files(destdir):
     lib = destdir / PREFIX.lstrip("/") / "lib"
-    version = run(["sed", "-n", r's/^version = "\(.*\)"/\1/p', ROOT / "Cargo.toml"]).split()[0]
+    version = crate_version()
     major, minor, _ = version.split(".")
     abi = f"0.{minor}" if major == "0" else major
     real = lib / f"librectify.so.{version}"
@@ -80,9 +85,7 @@ def test_pkg_config_builds_and_runs_a_consumer(destdir, tmp_path):
     exe = tmp_path / "consumer"
     run(["cc", PROGRAM, "-o", exe, *flags, f"-Wl,-rpath,{libdir}"])
     assert EXPECTED in run([exe])
-    assert run(["pkg-config", "--modversion", "rectify"], env=env).strip() == run(
-        ["sed", "-n", r's/^version = "\(.*\)"/\1/p', ROOT / "Cargo.toml"]
-    ).split()[0]
+    assert run(["pkg-config", "--modversion", "rectify"], env=env).strip() == crate_version()
 
 
 def test_the_readme_c_program_is_the_tested_one():
