@@ -390,9 +390,10 @@ fn main() {
              ## All rows\n\n{table}\n\
              ![GB/s against elements per op and dtype, rectify vs the built-in and memcpy](benchmarks.svg)\n\n\
              Kernel micro-benchmarks with criterion (`cargo bench --bench kernels`): \
-             [BENCHMARKS-kernels.md](BENCHMARKS-kernels.md).\n",
+             [BENCHMARKS-kernels.md](BENCHMARKS-kernels.md). rectify.tf against TensorFlow's own ops \
+             (`make bench-tf`): [BENCHMARKS-tensorflow.md](BENCHMARKS-tensorflow.md).\n",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            rectify::kernels::simd::Level::best().name(),
+            rectify::kernels::cpu::Level::best().name(),
         );
         std::fs::write(repo_root().join("docs/BENCHMARKS.md"), doc).expect("write docs/BENCHMARKS.md");
         std::fs::write(repo_root().join("docs/benchmarks.svg"), plot::plot(&rows)).expect("write docs/benchmarks.svg");

@@ -75,8 +75,8 @@ pub fn kernel_rows(rows: &mut Vec<Row>) {
 /// buffer, against the LeakyRelu kernel on as many elements, one thread, in rounds. "other ÷
 /// rectify" is then the best P5 ratio any RRelu built on this generator can reach.
 pub fn generator_rows(rows: &mut Vec<Row>) {
+    use rectify::kernels::cpu::Level;
     use rectify::kernels::rng::PhiloxStream;
-    use rectify::kernels::simd::Level;
     for n in [64 * K, M] {
         let (mut xb, mut yb) = (Vec::new(), Vec::new());
         let x = aligned(&mut xb, n);

@@ -23,7 +23,13 @@ const BLOCK: usize = 256;
 ///   to the type (ORT's Cast-to-float body; it also quiets signalling NaNs).
 /// - `f16`/`bf16` PRelu: `x < 0 ? x * s : x`, the exact f32 product rounded once to the
 ///   type, and -0 as +0 as for f64 (ORT's half `Where`).
-pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
+///
+/// TensorFlow's kernels follow another rule, also here (the `tf_` methods): `x > 0 ? x : x * a`
+/// with `a` already of the element type, the product rounded once to it (Eigen's half and
+/// bfloat16 multiply in f32), so zeros and NaN take the product and no `+ 0` is added.
+///
+/// The kernels' dispatch table ([`super::Element`]) builds on this trait.
+pub trait Scalar: Copy + PartialOrd + Send + Sync + 'static {
     /// ONNX type name, as in `tensor(float)`.
     const ONNX_NAME: &'static str;
     const ONE: Self;
@@ -51,8 +57,22 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     fn next_up(self) -> Self;
     /// The next value towards -inf (finite, non-NaN input).
     fn next_down(self) -> Self;
+    /// `self * other` rounded once to this type (TensorFlow's arithmetic).
+    fn tf_mul(self, other: Self) -> Self;
 
-    /// [`Element::leaky`] over a slice. Inlined into each ISA's wrapper (see `simd`), where
+    /// `x > 0` (false for NaN and both zeros): TensorFlow's select.
+    #[inline(always)]
+    fn is_positive(self) -> bool {
+        self > Self::from_f32(0.0)
+    }
+
+    /// TensorFlow's LeakyRelu of one element: `x > 0 ? x : x * alpha`.
+    #[inline(always)]
+    fn tf_leaky(self, alpha: Self) -> Self {
+        if self.is_positive() { self } else { self.tf_mul(alpha) }
+    }
+
+    /// [`Scalar::leaky`] over a slice. Inlined into each ISA's wrapper (see `simd`), where
     /// the compiler vectorises it; 16-bit types override it to convert in blocks.
     #[inline(always)]
     fn leaky_slice(x: &[Self], y: &mut [Self], alpha: f32) {
@@ -61,7 +81,7 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
         }
     }
 
-    /// [`Element::prelu`] over one row.
+    /// [`Scalar::prelu`] over one row.
     #[inline(always)]
     fn prelu_slice(x: &[Self], slope: Slope<'_, Self>, y: &mut [Self]) {
         match slope {
@@ -77,9 +97,93 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
             }
         }
     }
+
+    /// [`Scalar::tf_leaky`] over a slice.
+    #[inline(always)]
+    fn tf_leaky_slice(x: &[Self], y: &mut [Self], alpha: Self) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = x.tf_leaky(alpha);
+        }
+    }
+
+    /// TensorFlow's LeakyReluGrad: `dx = x > 0 ? g : g * alpha`.
+    #[inline(always)]
+    fn tf_leaky_grad_slice(g: &[Self], x: &[Self], dx: &mut [Self], alpha: Self) {
+        for ((dx, &g), &x) in dx.iter_mut().zip(g).zip(x) {
+            *dx = if x.is_positive() { g } else { g.tf_mul(alpha) };
+        }
+    }
+
+    /// TensorFlow's rule for PRelu over one row: `x > 0 ? x : x * s`.
+    #[inline(always)]
+    fn tf_prelu_slice(x: &[Self], slope: Slope<'_, Self>, y: &mut [Self]) {
+        match slope {
+            Slope::Scalar(s) => Self::tf_leaky_slice(x, y, s),
+            Slope::Vector(s) => {
+                for ((y, &x), &s) in y.iter_mut().zip(x).zip(s) {
+                    *y = x.tf_leaky(s);
+                }
+            }
+        }
+    }
+
+    /// PRelu's gradients over one row: `dx = x > 0 ? g : g * s`, and `g · x` (in f64) where
+    /// `x` is not positive added into `sums`: `sums[0]` for a scalar slope, `sums[k]` for
+    /// element `k` of a vector one.
+    #[inline(always)]
+    fn tf_prelu_grad_slice(g: &[Self], x: &[Self], slope: Slope<'_, Self>, dx: &mut [Self], sums: &mut [f64]) {
+        match slope {
+            Slope::Scalar(s) => {
+                Self::tf_leaky_grad_slice(g, x, dx, s);
+                sums[0] += masked_dot(g, x);
+            }
+            Slope::Vector(s) => {
+                for ((((dx, sum), &g), &x), &s) in dx.iter_mut().zip(sums.iter_mut()).zip(g).zip(x).zip(s) {
+                    let positive = x.is_positive();
+                    *dx = if positive { g } else { g.tf_mul(s) };
+                    *sum += if positive { 0.0 } else { g.to_f64() * x.to_f64() };
+                }
+            }
+        }
+    }
+
+    /// RRelu's slopes in inference under TensorFlow's select: `x > 0 ? 1 : alpha`.
+    #[inline(always)]
+    fn tf_slope_map_slice(x: &[Self], slopes: &mut [Self], alpha: Self) {
+        for (s, &x) in slopes.iter_mut().zip(x) {
+            *s = if x.is_positive() { Self::ONE } else { alpha };
+        }
+    }
+
+    /// `y = a * b` rounded once per element (RRelu's gradient: upstream times slopes).
+    #[inline(always)]
+    fn tf_mul_slice(a: &[Self], b: &[Self], y: &mut [Self]) {
+        for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+            *y = a.tf_mul(b);
+        }
+    }
 }
 
-impl Element for f32 {
+/// `Σ g·x` (in f64) over the elements where `x` is not positive, in eight partial sums so
+/// the additions pipeline and vectorise; the order is fixed, so every level gives the same
+/// bits.
+#[inline(always)]
+fn masked_dot<T: Scalar>(g: &[T], x: &[T]) -> f64 {
+    let mut partial = [0.0f64; 8];
+    let (gs, xs) = (g.chunks_exact(8), x.chunks_exact(8));
+    let (g_tail, x_tail) = (gs.remainder(), xs.remainder());
+    for (g, x) in gs.zip(xs) {
+        for k in 0..8 {
+            partial[k] += if x[k].is_positive() { 0.0 } else { g[k].to_f64() * x[k].to_f64() };
+        }
+    }
+    for (k, (g, x)) in g_tail.iter().zip(x_tail).enumerate() {
+        partial[k] += if x.is_positive() { 0.0 } else { g.to_f64() * x.to_f64() };
+    }
+    partial.iter().sum()
+}
+
+impl Scalar for f32 {
     const ONNX_NAME: &'static str = "float";
     const ONE: Self = 1.0;
     const MAX: f64 = f32::MAX as f64;
@@ -119,9 +223,13 @@ impl Element for f32 {
     fn next_down(self) -> Self {
         f32::next_down(self)
     }
+    #[inline(always)]
+    fn tf_mul(self, other: Self) -> Self {
+        self * other
+    }
 }
 
-impl Element for f64 {
+impl Scalar for f64 {
     const ONNX_NAME: &'static str = "double";
     const ONE: Self = 1.0;
     const MAX: f64 = f64::MAX;
@@ -162,12 +270,16 @@ impl Element for f64 {
     fn next_down(self) -> Self {
         f64::next_down(self)
     }
+    #[inline(always)]
+    fn tf_mul(self, other: Self) -> Self {
+        self * other
+    }
 }
 
 /// Implements [`Element`] for a 16-bit float from `half`, computing through f32.
 macro_rules! half_element {
     ($t:ty, $name:literal) => {
-        impl Element for $t {
+        impl Scalar for $t {
             const ONNX_NAME: &'static str = $name;
             const ONE: Self = <$t>::ONE;
             const MAX: f64 = <$t>::MAX.to_f64_const();
@@ -210,8 +322,18 @@ macro_rules! half_element {
             fn next_down(self) -> Self {
                 <$t>::from_bits(next_up_bits16(self.to_bits() ^ 0x8000) ^ 0x8000)
             }
+            #[inline(always)]
+            fn tf_mul(self, other: Self) -> Self {
+                <$t>::from_f32(self.to_f32() * other.to_f32()) // exact in f32, rounded once
+            }
+            /// By the bits: sign clear, not zero, not NaN (at most the infinity's pattern).
+            #[inline(always)]
+            fn is_positive(self) -> bool {
+                let bits = self.to_bits();
+                (bits as i16) > 0 && bits <= <$t>::INFINITY.to_bits()
+            }
 
-            /// Block-wise through f32: the same bits as [`Element::leaky`] per element.
+            /// Block-wise through f32: the same bits as [`Scalar::leaky`] per element.
             #[inline(always)]
             fn leaky_slice(x: &[Self], y: &mut [Self], alpha: f32) {
                 let mut wide = [0f32; BLOCK];
@@ -246,12 +368,106 @@ macro_rules! half_element {
                     }
                 }
             }
+
+            /// Block-wise through f32 (the `tf_` rules need only f32 arithmetic: every
+            /// product of two 16-bit values is exact in it).
+            #[inline(always)]
+            fn tf_leaky_slice(x: &[Self], y: &mut [Self], alpha: Self) {
+                let a = alpha.to_f32();
+                half_blocks(&[x], y, |_, [x], y| {
+                    for (y, &x) in y.iter_mut().zip(x.iter()) {
+                        *y = if x > 0.0 { x } else { x * a };
+                    }
+                });
+            }
+
+            #[inline(always)]
+            fn tf_leaky_grad_slice(g: &[Self], x: &[Self], dx: &mut [Self], alpha: Self) {
+                let a = alpha.to_f32();
+                half_blocks(&[g, x], dx, |_, [g, x], dx| {
+                    for ((dx, &g), &x) in dx.iter_mut().zip(g.iter()).zip(x.iter()) {
+                        *dx = if x > 0.0 { g } else { g * a };
+                    }
+                });
+            }
+
+            #[inline(always)]
+            fn tf_prelu_slice(x: &[Self], slope: Slope<'_, Self>, y: &mut [Self]) {
+                match slope {
+                    Slope::Scalar(s) => Self::tf_leaky_slice(x, y, s),
+                    Slope::Vector(s) => half_blocks(&[x, s], y, |_, [x, s], y| {
+                        for ((y, &x), &s) in y.iter_mut().zip(x.iter()).zip(s.iter()) {
+                            *y = if x > 0.0 { x } else { x * s };
+                        }
+                    }),
+                }
+            }
+
+            #[inline(always)]
+            fn tf_prelu_grad_slice(g: &[Self], x: &[Self], slope: Slope<'_, Self>, dx: &mut [Self], sums: &mut [f64]) {
+                match slope {
+                    Slope::Scalar(s) => {
+                        let (s, mut partial) = (s.to_f32(), [0.0f64; 8]);
+                        half_blocks(&[g, x], dx, |_, [g, x], dx| {
+                            for (i, ((dx, &g), &x)) in dx.iter_mut().zip(g.iter()).zip(x.iter()).enumerate() {
+                                let positive = x > 0.0;
+                                *dx = if positive { g } else { g * s };
+                                partial[i % 8] += if positive { 0.0 } else { f64::from(g * x) }; // exact
+                            }
+                        });
+                        sums[0] += partial.iter().sum::<f64>();
+                    }
+                    Slope::Vector(s) => half_blocks(&[g, x, s], dx, |start, [g, x, s], dx| {
+                        let sums = &mut sums[start..start + dx.len()];
+                        for ((((dx, sum), &g), &x), &s) in
+                            dx.iter_mut().zip(sums).zip(g.iter()).zip(x.iter()).zip(s.iter())
+                        {
+                            let positive = x > 0.0;
+                            *dx = if positive { g } else { g * s };
+                            *sum += if positive { 0.0 } else { f64::from(g * x) };
+                        }
+                    }),
+                }
+            }
+
+            #[inline(always)]
+            fn tf_mul_slice(a: &[Self], b: &[Self], y: &mut [Self]) {
+                half_blocks(&[a, b], y, |_, [a, b], y| {
+                    for ((y, &a), &b) in y.iter_mut().zip(a.iter()).zip(b.iter()) {
+                        *y = a * b;
+                    }
+                });
+            }
         }
     };
 }
 
 half_element!(f16, "float16");
 half_element!(bf16, "bfloat16");
+
+/// Runs `f(start, inputs, output)` on `N` inputs and one output widened to f32, [`BLOCK`] elements at a time, and
+/// rounds the output back once (16-bit types: the conversions are F16C instructions where
+/// the caller's level has them).
+#[inline(always)]
+fn half_blocks<T, const N: usize>(inputs: &[&[T]; N], y: &mut [T], mut f: impl FnMut(usize, [&[f32]; N], &mut [f32]))
+where
+    [T]: HalfFloatSliceExt,
+{
+    if y.is_empty() {
+        return; // rows of whole vectors leave no tail: skip zeroing the blocks
+    }
+    let mut wide = [[0f32; BLOCK]; N];
+    let mut out = [0f32; BLOCK];
+    for (i, ys) in y.chunks_mut(BLOCK).enumerate() {
+        let (start, n) = (i * BLOCK, ys.len());
+        for (w, input) in wide.iter_mut().zip(inputs) {
+            input[start..start + n].convert_to_f32_slice(&mut w[..n]);
+        }
+        let views: [&[f32]; N] = std::array::from_fn(|k| &wide[k][..n]);
+        f(start, views, &mut out[..n]);
+        ys.convert_from_f32_slice(&out[..n]);
+    }
+}
 
 /// The next 16-bit float towards +inf, for any IEEE-style sign-magnitude layout.
 fn next_up_bits16(bits: u16) -> u16 {
@@ -292,5 +508,22 @@ mod tests {
         assert_eq!(f16::from_f32(-1.0).prelu(f16::ZERO).to_bits(), 0);
         assert_eq!((-1.0f32).prelu(0.0).to_bits(), (-0.0f32).to_bits());
         assert_eq!((-0.0f64).leaky(0.1).to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn tensorflow_rounds_the_alpha_to_the_type_first() {
+        // TF: x * half(0.2); ONNX Runtime: half(x * 0.2f). They differ here by one ULP.
+        let x = f16::from_f32(-3.5);
+        let y = x.tf_leaky(f16::from_f32(0.2));
+        assert_eq!(y, f16::from_f32(-3.5 * f16::from_f32(0.2).to_f32()));
+        assert_ne!(y, x.leaky(0.2));
+    }
+
+    #[test]
+    fn tensorflow_zeros_and_negative_slopes_follow_its_select() {
+        let y = [-1e-320, 0.0, -0.0f64].map(|x| x.tf_leaky(1e-10).to_bits());
+        assert_eq!(y, [(-0.0f64).to_bits(), 0, (-0.0f64).to_bits()]); // no `+ 0` as ONNX Runtime's
+        assert_eq!(0.0f32.tf_leaky(-1.0).to_bits(), (-0.0f32).to_bits()); // 0 * -1 = -0, as TF
+        assert!(f32::NAN.tf_leaky(0.5).is_nan());
     }
 }

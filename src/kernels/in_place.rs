@@ -4,7 +4,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::element::Element;
+use super::element::Scalar;
 
 /// Elements per block: small enough to stay in L1 next to the output block (measured: 16 KiB
 /// blocks made 16-node float16 PRelu chains 10% slower).
@@ -15,7 +15,7 @@ struct Aligned<T>([MaybeUninit<T>; BLOCK]);
 
 /// Calls `f(offset, x, y)` over `buffer` in blocks, where `y` is a block of `buffer` and `x`
 /// a copy of that block taken before `f` runs.
-pub fn in_place<T: Element>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
+pub fn in_place<T: Scalar>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
     // Left uninitialised: filling 1024 elements first would cost as much as a small call.
     // Cache-line aligned, so that the kernel's vector loads from it never split a line.
     let mut copy = Aligned([MaybeUninit::<T>::uninit(); BLOCK]);
@@ -55,7 +55,7 @@ mod tests {
 
     #[test]
     fn blocks_of_every_element_size_cover_the_buffer() {
-        fn check<T: Element + PartialEq + std::fmt::Debug>(from: impl Fn(f32) -> T) {
+        fn check<T: crate::kernels::Element + PartialEq + std::fmt::Debug>(from: impl Fn(f32) -> T) {
             // Ragged: more than two blocks of any element size, then a partial one.
             let x: Vec<T> = (0..20_011).map(|i| from((i as f32 * 0.731).sin() * 3.0)).collect();
             let mut want = x.clone();

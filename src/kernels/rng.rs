@@ -2,7 +2,7 @@
 //! a counter-based generator, so element `i` of run `r` gets the same draw however the
 //! tensor is split across threads.
 
-use super::simd::Level;
+use super::cpu::Level;
 
 const MUL0: u32 = 0xD251_1F53;
 const MUL1: u32 = 0xCD9E_8D57;

@@ -12,7 +12,7 @@ use rectify::kernels::{Prelu, Rrelu};
 use crate::api::{
     Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
 };
-use crate::math::{self, TfElement};
+use crate::math::TfElement;
 
 /// One node's configured kernel.
 pub enum Kernel {
@@ -219,7 +219,9 @@ impl Kernel {
             Kernel::LeakyRelu { alpha } => {
                 let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
                 // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
-                unsafe { math::leaky_relu(first.as_slice::<T>(), T::from_f32(*alpha), y.as_mut_slice::<T>()) };
+                unsafe {
+                    T::kernels().tf_leaky_relu(first.as_slice::<T>(), y.as_mut_slice::<T>(), T::from_f32(*alpha))
+                };
             }
             Kernel::LeakyReluGrad { alpha } => {
                 let x = ctx.input(1)?;
@@ -227,7 +229,12 @@ impl Kernel {
                 let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
                 // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
                 unsafe {
-                    math::leaky_relu_grad(first.as_slice(), x.as_slice(), T::from_f32(*alpha), dx.as_mut_slice::<T>())
+                    T::kernels().tf_leaky_relu_grad(
+                        first.as_slice(),
+                        x.as_slice(),
+                        dx.as_mut_slice::<T>(),
+                        T::from_f32(*alpha),
+                    )
                 };
             }
             Kernel::Prelu => {
@@ -235,7 +242,7 @@ impl Kernel {
                 let plan = Prelu::new(None).plan(&shape, &slope.shape())?;
                 let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
                 // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
-                unsafe { math::prelu(&plan, first.as_slice::<T>(), slope.as_slice(), y.as_mut_slice()) };
+                unsafe { T::kernels().tf_prelu(&plan, first.as_slice::<T>(), slope.as_slice(), y.as_mut_slice()) };
             }
             Kernel::PreluGrad => {
                 let (x, slope) = (ctx.input(1)?, ctx.input(2)?);
@@ -246,7 +253,7 @@ impl Kernel {
                 let ds = ctx.output(1, T::DTYPE, &slope_shape, slope.len() * size_of::<T>())?;
                 // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
                 unsafe {
-                    math::prelu_grad::<T>(
+                    T::kernels().tf_prelu_grad(
                         &plan,
                         first.as_slice(),
                         x.as_slice(),
@@ -267,7 +274,7 @@ impl Kernel {
                     let run = runs.fetch_add(1, Ordering::Relaxed);
                     params.run_range(run, 0, xs, ys, Some(ss));
                 } else {
-                    math::rrelu_inference(xs, T::from_f32(params.mean_slope()), ys, ss);
+                    T::kernels().tf_rrelu_inference(xs, ys, ss, T::from_f32(params.mean_slope()));
                 }
             }
             Kernel::RreluGrad => {
@@ -275,7 +282,7 @@ impl Kernel {
                 same_shape(op, ("gradients", &shape), ("slopes", &slopes.shape()))?;
                 let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
                 // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
-                unsafe { math::multiply(first.as_slice::<T>(), slopes.as_slice(), dx.as_mut_slice()) };
+                unsafe { T::kernels().tf_rrelu_grad(first.as_slice::<T>(), slopes.as_slice(), dx.as_mut_slice()) };
             }
         }
         Ok(())

@@ -6,9 +6,12 @@
 
 use std::ops::Range;
 
-use super::element::{Element, Slope};
-use super::simd::{self, Level};
+use super::cpu::{Level, pick};
+use super::element::{Scalar, Slope};
 use crate::error::{Error, Result, shape_string};
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub const OP: &str = "PRelu";
 
@@ -191,26 +194,47 @@ impl SlopePlan {
             pos += take;
         }
     }
+}
 
-    /// Computes the elements `range` of the whole tensor; `x` and `y` hold just that range.
-    /// Any split of `0..len` gives the same bits.
-    pub fn run_range<T: Element>(&self, x: &[T], slope: &[T], range: Range<usize>, y: &mut [T]) {
-        assert_eq!(x.len(), range.len(), "prelu: input length does not match the range");
-        assert_eq!(slope.len(), self.slope_len, "prelu: slope length does not match the plan");
-        assert_eq!(y.len(), range.len(), "prelu: output length does not match the range");
-        let level = Level::best();
-        self.for_each_row(range, |at, row_slope| {
-            let row_slope = match row_slope {
-                RowSlope::Scalar(i) => Slope::Scalar(slope[i]),
-                RowSlope::Vector(start) => Slope::Vector(&slope[start..start + at.len()]),
-            };
-            simd::prelu_row(level, &x[at.clone()], row_slope, &mut y[at]);
-        });
+/// PRelu over one row under ONNX Runtime's rule ([`Scalar::prelu`]).
+pub(crate) type Row<T> = unsafe fn(&[T], Slope<'_, T>, &mut [T]);
+/// TensorFlow's PRelu gradients over one row: `(g, x, slope, dx, sums)`, see
+/// [`Scalar::tf_prelu_grad_slice`].
+pub(crate) type TfGradientRow<T> = unsafe fn(&[T], &[T], Slope<'_, T>, &mut [T], &mut [f64]);
+
+/// PRelu's builds for one element type and level; as for LeakyRelu's, only
+/// [`Kernels::for_level`] makes them.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels<T> {
+    pub row: Row<T>,
+    pub tf_row: Row<T>,
+    pub tf_gradient_row: TfGradientRow<T>,
+}
+
+impl<T: Scalar> Kernels<T> {
+    pub fn for_level(level: Level) -> Self {
+        Self {
+            row: pick!(level, T::prelu_slice, x86::row_avx2, x86::row_avx512),
+            tf_row: pick!(level, T::tf_prelu_slice, x86::tf_row_avx2, x86::tf_row_avx512),
+            tf_gradient_row: pick!(level, T::tf_prelu_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
+        }
     }
+}
 
-    /// Computes the whole output.
-    pub fn run<T: Element>(&self, x: &[T], slope: &[T], y: &mut [T]) {
-        self.run_range(x, slope, 0..self.len, y);
+impl Kernels<half::f16> {
+    /// With the F16C builds of both rules where the level has them.
+    pub fn for_f16(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        Self {
+            row: pick!(level, generic.row, x86::f16_avx2, x86::f16_avx512),
+            tf_row: pick!(level, generic.tf_row, x86::tf_row_f16_avx2, x86::tf_row_f16_avx2),
+            tf_gradient_row: pick!(
+                level,
+                generic.tf_gradient_row,
+                x86::tf_gradient_row_f16_avx2,
+                x86::tf_gradient_row_f16_avx2
+            ),
+        }
     }
 }
 

@@ -5,11 +5,11 @@
 //! `p..p + 4`, then `o + 1 vector`, ...), as glibc's large `memcpy` does: the memory
 //! controller then serves four open pages at once. Measured on a 64M-element tensor: a
 //! plain streaming loop runs at 0.82x of `copy_from_slice`, the interleaved one at 1.1x.
-//! Each element gets `x < 0 ? x·alpha : x`: the bits of [`Element::leaky`].
+//! Each element gets `x < 0 ? x·alpha : x`: the bits of [`Scalar::leaky`].
 
 use std::arch::x86_64::*;
 
-use super::element::Element;
+use crate::kernels::element::Scalar;
 
 /// f32 elements in one 4-KiB page.
 const PAGE: usize = 1024;
@@ -51,7 +51,7 @@ fn streamed(x: &[f32], y: &mut [f32], alpha: f32, lanes: usize, mut vector: impl
 
 /// 8 lanes, 32-byte streaming stores.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub fn leaky_f32_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
+pub fn f32_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
     let (a, zero) = (_mm256_set1_ps(alpha), _mm256_setzero_ps());
     streamed(x, y, alpha, 8, |x, y| {
         // SAFETY: 8 floats at x and y, y 32-byte aligned (`streamed`).
@@ -64,9 +64,9 @@ pub fn leaky_f32_avx2(x: &[f32], y: &mut [f32], alpha: f32) {
     _mm_sfence();
 }
 
-/// As [`leaky_f32_avx2`], 16 lanes and 64-byte streaming stores.
+/// As [`f32_avx2`], 16 lanes and 64-byte streaming stores.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-pub fn leaky_f32_avx512(x: &[f32], y: &mut [f32], alpha: f32) {
+pub fn f32_avx512(x: &[f32], y: &mut [f32], alpha: f32) {
     let (a, zero) = (_mm512_set1_ps(alpha), _mm512_setzero_ps());
     streamed(x, y, alpha, 16, |x, y| {
         // SAFETY: 16 floats at x and y, y 64-byte aligned (`streamed`).

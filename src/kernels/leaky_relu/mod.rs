@@ -1,8 +1,13 @@
 //! LeakyRelu: `y = x` where `x >= 0` or NaN, else `alpha * x`.
 
-use super::element::Element;
-use super::simd::{self, Level};
+use super::cpu::{Level, pick};
+use super::element::Scalar;
 use crate::error::{Error, Result};
+
+#[cfg(target_arch = "x86_64")]
+mod stream;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub const OP: &str = "LeakyRelu";
 /// ONNX's default `alpha`.
@@ -25,16 +30,6 @@ impl LeakyRelu {
     pub fn alpha(&self) -> f32 {
         self.alpha
     }
-
-    /// Applies the op to `x`, writing `y` (same length).
-    pub fn run<T: Element>(&self, x: &[T], y: &mut [T]) {
-        leaky_relu(x, y, self.alpha);
-    }
-
-    /// Applies the op to one part of an output of `total_bytes` (see [`leaky_relu_part`]).
-    pub fn run_part<T: Element>(&self, x: &[T], y: &mut [T], total_bytes: usize) {
-        leaky_relu_part(x, y, self.alpha, total_bytes);
-    }
 }
 
 /// Outputs of at least this many bytes are written with streaming stores: they cannot stay
@@ -42,25 +37,63 @@ impl LeakyRelu {
 /// (measured: docs/BENCHMARKS.md, P4).
 pub const STREAMING_BYTES: usize = 32 << 20;
 
-/// `y[i] = x[i] < 0 ? alpha * x[i] : x[i]`, under `T`'s element rule ([`Element::leaky`]).
-pub fn leaky_relu<T: Element>(x: &[T], y: &mut [T], alpha: f32) {
-    leaky_relu_part(x, y, alpha, size_of_val(y));
+/// LeakyRelu under ONNX Runtime's rule ([`Scalar::leaky`]), f32 alpha.
+pub(crate) type Forward<T> = unsafe fn(&[T], &mut [T], f32);
+/// LeakyRelu under TensorFlow's rule ([`Scalar::tf_leaky`]), alpha of the element type.
+pub(crate) type TfForward<T> = unsafe fn(&[T], &mut [T], T);
+/// TensorFlow's LeakyReluGrad: `(g, x, dx, alpha)`.
+pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T], T);
+
+/// LeakyRelu's builds for one element type and level. Every pointer is safe to call on a CPU
+/// that has the level it was chosen for; only [`Kernels::for_level`] makes them.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels<T> {
+    pub forward: Forward<T>,
+    /// `forward` with streaming stores (float32 on x86; the same function elsewhere).
+    pub streaming: Forward<T>,
+    pub tf_forward: TfForward<T>,
+    pub tf_gradient: TfGradient<T>,
 }
 
-/// [`leaky_relu`] of one part of an output of `total_bytes`: the whole output's size decides
-/// whether the stores stream, so every part of a split tensor writes the same way.
-pub fn leaky_relu_part<T: Element>(x: &[T], y: &mut [T], alpha: f32, total_bytes: usize) {
-    assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-    if total_bytes >= STREAMING_BYTES {
-        simd::leaky_relu_streaming(Level::best(), x, y, alpha);
-    } else {
-        simd::leaky_relu(Level::best(), x, y, alpha);
+impl<T: Scalar> Kernels<T> {
+    /// The generic bodies compiled for `level`.
+    pub fn for_level(level: Level) -> Self {
+        let forward: Forward<T> = pick!(level, T::leaky_slice, x86::forward_avx2, x86::forward_avx512);
+        Self {
+            forward,
+            streaming: forward,
+            tf_forward: pick!(level, T::tf_leaky_slice, x86::tf_forward_avx2, x86::tf_forward_avx512),
+            tf_gradient: pick!(level, T::tf_leaky_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
+        }
+    }
+}
+
+impl Kernels<f32> {
+    /// With the hand-written streaming stores where the level has them.
+    pub fn for_f32(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        Self { streaming: pick!(level, generic.streaming, stream::f32_avx2, stream::f32_avx512), ..generic }
+    }
+}
+
+impl Kernels<half::f16> {
+    /// With the F16C builds of both rules where the level has them.
+    pub fn for_f16(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        let forward: Forward<half::f16> = pick!(level, generic.forward, x86::f16_avx2, x86::f16_avx512);
+        Self {
+            forward,
+            streaming: forward,
+            tf_forward: pick!(level, generic.tf_forward, x86::tf_f16_avx2, x86::tf_f16_avx2),
+            tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::leaky_relu;
     use half::f16;
 
     #[test]

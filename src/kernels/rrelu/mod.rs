@@ -6,11 +6,13 @@
 //! alpha `a`); the slope output holds `a` where `x < 0` and 1 elsewhere, so
 //! `y == x * slope` exactly.
 
-use super::element::Element;
-use super::leaky_relu::leaky_relu;
+use super::cpu::{Level, pick};
+use super::element::Scalar;
 use super::rng::PhiloxStream;
-use super::simd::{self, Level};
 use crate::error::{Error, Result};
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub const OP: &str = "RRelu";
 pub const DEFAULT_LOWER: f32 = 0.125;
@@ -57,7 +59,7 @@ impl Rrelu {
     }
 
     /// Refuses bounds that element type `T` cannot hold: slopes must be finite values of `T`.
-    pub fn check_element_type<T: Element>(&self) -> Result<()> {
+    pub fn check_element_type<T: Scalar>(&self) -> Result<()> {
         for (name, value) in [("lower", self.lower), ("upper", self.upper)] {
             if f64::from(value).abs() > T::MAX {
                 return Err(Error::invalid(
@@ -82,63 +84,14 @@ impl Rrelu {
         (self.lower + self.upper) / 2.0
     }
 
-    /// Computes elements `start..start + x.len()` of run `run`. `slope`, when given, has
-    /// `x`'s length. The result does not depend on how a tensor is split into calls.
-    pub fn run_range<T: Element>(&self, run: u64, start: usize, x: &[T], y: &mut [T], slope: Option<&mut [T]>) {
-        assert_eq!(x.len(), y.len(), "rrelu: input and output lengths differ");
-        if !self.training {
-            leaky_relu(x, y, self.mean_slope());
-            if let Some(slope) = slope {
-                let a = T::from_f32(self.mean_slope());
-                for (s, &x) in slope.iter_mut().zip(x) {
-                    *s = if x.is_negative() { a } else { T::ONE };
-                }
-            }
-            return;
-        }
-        let stream = PhiloxStream::new(self.seed, run);
-        simd::rrelu_train(Level::best(), self, &self.slope_range::<T>(), &stream, start, x, y, slope);
-    }
-
-    /// Training over one range: the body `simd::rrelu_train` compiles for each ISA.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    pub(crate) fn train<T: Element>(
-        &self,
-        level: Level,
-        range: &SlopeRange<T>,
-        stream: &PhiloxStream,
-        start: usize,
-        x: &[T],
-        y: &mut [T],
-        mut slope: Option<&mut [T]>,
-    ) {
-        const BLOCK: usize = 256;
-        let mut draws = [0u32; BLOCK];
-        for (block, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
-            let offset = block * BLOCK;
-            let draws = &mut draws[..xs.len()];
-            stream.fill(level, start + offset, draws);
-            match slope.as_deref_mut() {
-                Some(slope) => {
-                    let slope = &mut slope[offset..offset + xs.len()];
-                    for (((y, s), &x), &u) in ys.iter_mut().zip(slope).zip(xs).zip(draws.iter()) {
-                        let a = range.pick(u);
-                        *y = x.leaky_with(a); // LeakyRelu's rule with this element's slope
-                        *s = if x.is_negative() { a } else { T::ONE };
-                    }
-                }
-                None => {
-                    for ((y, &x), &u) in ys.iter_mut().zip(xs).zip(draws.iter()) {
-                        *y = x.leaky_with(range.pick(u));
-                    }
-                }
-            }
-        }
+    /// What training run `run` needs, found once per call: the slope interval in `T`,
+    /// the generator and the level's build.
+    pub(crate) fn training_plan<T: Scalar>(&self, level: Level, run: u64) -> Training<T> {
+        Training { level, range: self.slope_range(), stream: PhiloxStream::new(self.seed, run) }
     }
 
     /// The slope interval in `T`, found once per call.
-    fn slope_range<T: Element>(&self) -> SlopeRange<T> {
+    fn slope_range<T: Scalar>(&self) -> SlopeRange<T> {
         let (lower, upper) = (f64::from(self.lower), f64::from(self.upper));
         let (mut lo, mut hi) = (T::from_f64(lower), T::from_f64(upper));
         if lower == upper {
@@ -156,7 +109,7 @@ impl Rrelu {
     }
 
     #[cfg(test)]
-    fn slope_from_draw<T: Element>(&self, word: u32) -> T {
+    fn slope_from_draw<T: Scalar>(&self, word: u32) -> T {
         self.slope_range::<T>().pick(word)
     }
 }
@@ -166,7 +119,7 @@ const DRAW_BITS: u32 = 24;
 
 /// Where RRelu's slopes live in `T`: `lo` is the smallest value >= lower, `hi` the largest
 /// < upper. A draw's top 24 bits `q` map to `lower + q·step` with `step = (upper -
-/// lower) / 2^24` ([`Element::from_draw`]: one rounding, so no overflow even for the widest
+/// lower) / 2^24` ([`Scalar::from_draw`]: one rounding, so no overflow even for the widest
 /// bounds), then are clamped to [lo, hi]; when no value of `T` lies inside, `lo`; when
 /// `lower == upper`, the value of `T` nearest to it.
 #[derive(Clone, Copy, Debug)]
@@ -177,7 +130,7 @@ pub struct SlopeRange<T> {
     hi: T,
 }
 
-impl<T: Element> SlopeRange<T> {
+impl<T: Scalar> SlopeRange<T> {
     #[inline(always)]
     fn pick(&self, word: u32) -> T {
         let a = T::from_draw(word >> (32 - DRAW_BITS), self.step, self.lower);
@@ -186,102 +139,91 @@ impl<T: Element> SlopeRange<T> {
     }
 }
 
-/// The float32 training kernel in AVX-512: Philox words go straight from registers into the
-/// slope map and LeakyRelu's rule, 192 elements per step, with the bits of the generic body.
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod x86 {
-    use std::arch::x86_64::*;
+/// One training call's constants: the level it runs at, the slope interval, the generator.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Training<T> {
+    pub level: Level,
+    pub range: SlopeRange<T>,
+    pub stream: PhiloxStream,
+}
 
-    use super::{DRAW_BITS, Rrelu, SlopeRange};
-    use crate::kernels::rng::{GROUP, LANES, PhiloxStream, x86::Registers};
-    use crate::kernels::simd::Level;
-
-    /// Philox groups computed side by side per step (2 and 4 measured slower).
-    const STEP: usize = 3;
-
-    /// Elements `start..start + x.len()` of one run: whole steps of groups here, the ragged
-    /// ends through [`Rrelu::train`].
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-    pub fn train_f32(
-        level: Level,
-        op: &Rrelu,
-        range: &SlopeRange<f32>,
-        stream: &PhiloxStream,
-        start: usize,
-        x: &[f32],
-        y: &mut [f32],
-        mut slope: Option<&mut [f32]>,
-    ) {
-        assert_eq!(x.len(), y.len(), "rrelu: input and output lengths differ");
-        let n = x.len();
-        if let Some(slope) = slope.as_deref() {
-            assert_eq!(slope.len(), n, "rrelu: slope length differs");
-        }
-        let head = (start.div_ceil(GROUP) * GROUP - start).min(n);
-        let body = head + (n - head) / (STEP * GROUP) * (STEP * GROUP);
-        op.train(level, range, stream, start, &x[..head], &mut y[..head], slope.as_deref_mut().map(|s| &mut s[..head]));
-        let regs = Registers::new(stream);
-        let map = SlopeMap::new(range);
-        let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-        let sp = slope.as_deref_mut().map(|s| s.as_mut_ptr());
-        for i in (head..body).step_by(STEP * GROUP) {
-            let groups = regs.groups::<STEP>((start + i) / GROUP);
-            for (g, words) in groups.iter().enumerate() {
-                for (w, &words) in words.iter().enumerate() {
-                    let at = i + g * GROUP + w * LANES;
-                    // SAFETY: at + 16 <= body <= n for x, y and slope (asserted above).
-                    unsafe { map.apply(words, xp.add(at), yp.add(at), sp.map(|s| s.add(at))) };
+/// Training over elements `start..start + x.len()`: draws in blocks, then LeakyRelu's rule
+/// with each element's slope. The body every level compiles.
+#[inline(always)]
+pub(crate) fn train<T: Scalar>(plan: &Training<T>, start: usize, x: &[T], y: &mut [T], mut slope: Option<&mut [T]>) {
+    const BLOCK: usize = 256;
+    let mut draws = [0u32; BLOCK];
+    for (block, (xs, ys)) in x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)).enumerate() {
+        let offset = block * BLOCK;
+        let draws = &mut draws[..xs.len()];
+        plan.stream.fill(plan.level, start + offset, draws);
+        match slope.as_deref_mut() {
+            Some(slope) => {
+                let slope = &mut slope[offset..offset + xs.len()];
+                for (((y, s), &x), &u) in ys.iter_mut().zip(slope).zip(xs).zip(draws.iter()) {
+                    let a = plan.range.pick(u);
+                    *y = x.leaky_with(a); // LeakyRelu's rule with this element's slope
+                    *s = if x.is_negative() { a } else { T::ONE };
                 }
             }
-        }
-        op.train(level, range, stream, start + body, &x[body..], &mut y[body..], slope.map(|s| &mut s[body..]));
-    }
-
-    /// [`SlopeRange::pick`] and the training rule for 16 lanes.
-    struct SlopeMap {
-        step: __m512,
-        lower: __m512,
-        lo: __m512,
-        hi: __m512,
-    }
-
-    impl SlopeMap {
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        fn new(range: &SlopeRange<f32>) -> Self {
-            let step = _mm512_set1_ps(range.step as f32);
-            let lower = _mm512_set1_ps(range.lower as f32);
-            Self { step, lower, lo: _mm512_set1_ps(range.lo), hi: _mm512_set1_ps(range.hi) }
-        }
-
-        /// Elements `x[..16]` with draws `words` into `y[..16]` and, if given, `slope[..16]`.
-        ///
-        /// # Safety
-        /// Each pointer must be valid for 16 floats.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn apply(&self, words: __m512i, x: *const f32, y: *mut f32, slope: Option<*mut f32>) {
-            let q = _mm512_cvtepi32_ps(_mm512_srli_epi32::<{ 32 - DRAW_BITS }>(words));
-            // The generic order: one fma, then `hi` if above it, then `lo` if below it.
-            let a = _mm512_max_ps(self.lo, _mm512_min_ps(self.hi, _mm512_fmadd_ps(q, self.step, self.lower)));
-            // SAFETY: the caller's contract.
-            unsafe {
-                let xv = _mm512_loadu_ps(x);
-                let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(xv, _mm512_setzero_ps());
-                _mm512_storeu_ps(y, _mm512_mask_mul_ps(xv, negative, xv, a));
-                if let Some(slope) = slope {
-                    _mm512_storeu_ps(slope, _mm512_mask_blend_ps(negative, _mm512_set1_ps(1.0), a));
+            None => {
+                for ((y, &x), &u) in ys.iter_mut().zip(xs).zip(draws.iter()) {
+                    *y = x.leaky_with(plan.range.pick(u));
                 }
             }
         }
     }
 }
 
+/// RRelu training over one range: `(plan, start, x, y, slope)`, see [`train`].
+pub(crate) type Train<T> = unsafe fn(&Training<T>, usize, &[T], &mut [T], Option<&mut [T]>);
+/// TensorFlow's RReluGrad: `(g, slopes, dx)`, the product rounded once per element.
+pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T]);
+
+/// TensorFlow's inference slopes: `(x, slopes, alpha)`, `x > 0 ? 1 : alpha`.
+pub(crate) type TfSlopeMap<T> = unsafe fn(&[T], &mut [T], T);
+
+/// RRelu's builds for one element type and level (inference is LeakyRelu's).
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels<T> {
+    pub train: Train<T>,
+    pub tf_slope_map: TfSlopeMap<T>,
+    pub tf_gradient: TfGradient<T>,
+}
+
+impl<T: Scalar> Kernels<T> {
+    pub fn for_level(level: Level) -> Self {
+        Self {
+            train: pick!(level, train::<T>, x86::train_avx2, x86::train_avx512),
+            tf_slope_map: pick!(level, T::tf_slope_map_slice, x86::tf_slope_map_avx2, x86::tf_slope_map_avx512),
+            tf_gradient: pick!(level, T::tf_mul_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
+        }
+    }
+}
+
+impl Kernels<half::f16> {
+    /// With the F16C build of TensorFlow's gradient where the level has it.
+    pub fn for_f16(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        Self {
+            tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
+            ..generic
+        }
+    }
+}
+
+impl Kernels<f32> {
+    /// With the AVX-512 kernel that maps Philox words to slopes in registers.
+    pub fn for_f32(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        Self { train: pick!(level, generic.train, generic.train, x86::train_f32_avx512), ..generic }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::simd;
+    use crate::kernels::Element;
     use half::f16;
 
     #[test]
@@ -365,11 +307,12 @@ mod tests {
             let op = Rrelu::new(lower, upper, 1, 99).unwrap();
             let (range, stream) = (op.slope_range::<T>(), PhiloxStream::new(99, 7));
             for level in Level::supported() {
+                let kernels = T::kernels_for(level);
                 for (start, len) in [(0, x.len()), (5, 1000), (64, 192), (3, 10), ((1 << 36) - 100, 700)] {
                     let xs = &x[..len];
                     let (mut y, mut s, mut y_only) = (vec![T::ONE; len], vec![T::ONE; len], vec![T::ONE; len]);
-                    simd::rrelu_train(level, &op, &range, &stream, start, xs, &mut y, Some(&mut s));
-                    simd::rrelu_train(level, &op, &range, &stream, start, xs, &mut y_only, None);
+                    kernels.rrelu_train(&op, 7, start, xs, &mut y, Some(&mut s));
+                    kernels.rrelu_train(&op, 7, start, xs, &mut y_only, None);
                     for (i, &xi) in xs.iter().enumerate() {
                         let a = range.pick(stream.draw(start + i));
                         let want_s = if xi.is_negative() { a } else { T::ONE };
