@@ -14,7 +14,7 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli package wheel install demo bench fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -47,6 +47,11 @@ LIB := target/release/librectify.so
 cli:
 	cargo build -p rectify-cli
 
+# python/rectify/spec.json: the registry as `rectify info --json` prints it (a test fails when
+# it is stale).
+spec: cli
+	$(CLI) info --json > python/rectify/spec.json
+
 # The CLI on every model in models/, then a convert round trip on the CNN, verified.
 demo: venv build cli
 	@echo '$$ rectify info' && $(RUN) $(CLI) info --library $(LIB) && echo
@@ -61,12 +66,12 @@ test: venv-test build cli lint check-models test-rust test-python test-package t
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --features rectify/tract -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --all-targets --features fault-injection -- -D warnings
 	cargo clippy -p rectify-tf --all-targets -- -D warnings
 
 test-rust: venv-test build package
-	$(RUN) cargo test --workspace --features rectify/tract --lib --bins --tests --examples
+	$(RUN) cargo test --workspace --lib --bins --tests --examples
 
 # The prebuilt wheel (dist/rectify-VERSION-py3-none-manylinux_2_17_x86_64.whl) and the sdist
 # it is built from: `python -m build` makes the sdist, then the wheel from it (setup.py:
@@ -147,6 +152,11 @@ models: venv
 bench: venv-test build
 	$(RUN) cargo bench --bench ort_chains -- --write
 	cargo bench --bench kernels
+
+# rectify.tf against TensorFlow's own ops (forward and gradients, float32 and float16), with
+# the freshly built librectify_tf.so (docs/BENCHMARKS.md, "TensorFlow").
+bench-tf: venv-test build
+	PYTHONPATH=$(CURDIR)/python $(PY) benches/tf_ops.py
 
 # Long checks, not part of `make test` (see docs/RELIABILITY.md). They use nightly-only
 # flags through RUSTC_BOOTSTRAP=1 on the stable toolchain.

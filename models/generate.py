@@ -18,7 +18,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17  # default domain: LeakyRelu-16 and PRelu-16 (they accept bfloat16)
 IR_VERSION = 8  # loadable by ONNX Runtime 1.16 and later
-DOMAIN = "rectify"
+# The registry (`rectify info --json`): the domain, opset and defaults come from it.
+SPEC = json.loads((pathlib.Path(__file__).resolve().parents[1] / "python/rectify/spec.json").read_text())
+DOMAIN = SPEC["domain"]
 
 DTYPES = {
     "float": TensorProto.FLOAT,
@@ -30,7 +32,9 @@ DTYPES = {
 X_SHAPE = [2, 3, 8, 10]  # N, C, H, W
 LARGE_SHAPE = [4, 64, 32, 32]  # big enough to be split over the intra-op pool
 ALPHA = 0.1
-LOWER, UPPER = 0.125, 1.0 / 3.0
+# RRelu models use the registry's defaults (written out as attributes too).
+_RRELU = {a["name"]: a["default"] for op in SPEC["ops"] if op["name"] == "RRelu" for a in op["attributes"]}
+LOWER, UPPER = _RRELU["lower"], _RRELU["upper"]
 SEED = 7
 
 

@@ -10,7 +10,5 @@ pub mod kernels;
 pub mod ops;
 #[cfg(feature = "plugin")]
 mod ort;
-#[cfg(feature = "tract")]
-pub mod tract;
 
 pub use error::{Error, ErrorKind, Result};

@@ -35,7 +35,41 @@ pub enum Attribute {
     Int { name: &'static str, default: Option<i64> },
 }
 
-/// An op's signature: names of its inputs and outputs (optional ones flagged).
+impl Attribute {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Attribute::Float { name, .. } | Attribute::Int { name, .. } => name,
+        }
+    }
+}
+
+/// How TensorFlow sees an op (librectify_tf.so): its name, its gradient op, and the
+/// attributes whose TensorFlow default differs from ONNX's (`tf.nn.leaky_relu`'s alpha is
+/// 0.2). TensorFlow's `training` is a bool where ONNX has an int.
+#[derive(Clone, Copy, Debug)]
+pub struct TfSpec {
+    pub name: &'static str,
+    pub gradient: &'static str,
+    pub defaults: &'static [(&'static str, f32)],
+    /// Int attributes TensorFlow types as bool.
+    pub bools: &'static [&'static str],
+    /// Attributes TensorFlow's op does not have (its PRelu broadcasts numpy-style only).
+    pub omitted: &'static [&'static str],
+    /// The attributes the gradient op takes too.
+    pub gradient_attributes: &'static [&'static str],
+}
+
+impl TfSpec {
+    /// The TensorFlow default of float attribute `name` (ONNX's unless the table says).
+    pub fn float_default(&self, name: &str, onnx: f32) -> f32 {
+        self.defaults.iter().find(|(n, _)| *n == name).map_or(onnx, |&(_, v)| v)
+    }
+}
+
+/// An op's signature: names of its inputs and outputs (optional ones flagged), attributes,
+/// the built-in ONNX op it lowers to (`rectify convert --to builtin`), and how TensorFlow
+/// names it. Every host registers every op on every element type in [`DTYPES`] (tract: not
+/// bfloat16, which it lacks).
 #[derive(Clone, Copy, Debug)]
 pub struct OpSpec {
     pub kind: OpKind,
@@ -44,6 +78,10 @@ pub struct OpSpec {
     /// (name, optional)
     pub outputs: &'static [(&'static str, bool)],
     pub attributes: &'static [Attribute],
+    /// The standard-domain op a node becomes without the plugin (RRelu: LeakyRelu at the
+    /// mean slope, inference only).
+    pub builtin: &'static str,
+    pub tensorflow: TfSpec,
 }
 
 /// THE list of ops.
@@ -54,6 +92,15 @@ pub const OPS: [OpSpec; 3] = [
         inputs: &["X"],
         outputs: &[("Y", false)],
         attributes: &[Attribute::Float { name: "alpha", default: leaky_relu::DEFAULT_ALPHA }],
+        builtin: "LeakyRelu",
+        tensorflow: TfSpec {
+            name: "Rectify>LeakyRelu",
+            gradient: "Rectify>LeakyReluGrad",
+            defaults: &[("alpha", 0.2)],
+            bools: &[],
+            omitted: &[],
+            gradient_attributes: &["alpha"],
+        },
     },
     OpSpec {
         kind: OpKind::PRelu,
@@ -61,6 +108,15 @@ pub const OPS: [OpSpec; 3] = [
         inputs: &["X", "slope"],
         outputs: &[("Y", false)],
         attributes: &[Attribute::Int { name: "axis", default: None }],
+        builtin: "PRelu",
+        tensorflow: TfSpec {
+            name: "Rectify>Prelu",
+            gradient: "Rectify>PreluGrad",
+            defaults: &[],
+            bools: &[],
+            omitted: &["axis"],
+            gradient_attributes: &[],
+        },
     },
     OpSpec {
         kind: OpKind::RRelu,
@@ -73,6 +129,15 @@ pub const OPS: [OpSpec; 3] = [
             Attribute::Int { name: "training", default: Some(0) },
             Attribute::Int { name: "seed", default: Some(0) },
         ],
+        builtin: "LeakyRelu",
+        tensorflow: TfSpec {
+            name: "Rectify>Rrelu",
+            gradient: "Rectify>RreluGrad",
+            defaults: &[],
+            bools: &["training"],
+            omitted: &[],
+            gradient_attributes: &[],
+        },
     },
 ];
 
@@ -127,6 +192,28 @@ impl OpSpec {
             }
         }
         Ok(NodeSignature { outputs: present })
+    }
+}
+
+impl DType {
+    /// The ONNX name, as in `tensor(float)`.
+    pub fn onnx_name(self) -> &'static str {
+        match self {
+            DType::Float => "float",
+            DType::Double => "double",
+            DType::Float16 => "float16",
+            DType::BFloat16 => "bfloat16",
+        }
+    }
+
+    /// `TensorProto.DataType`'s number.
+    pub fn onnx_id(self) -> i32 {
+        match self {
+            DType::Float => 1,
+            DType::Double => 11,
+            DType::Float16 => 10,
+            DType::BFloat16 => 16,
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The tract host (`rectify::tract::register`): every rectify model in `models/` gives the
+//! The tract host (`rectify_tract::register`): every rectify model in `models/` gives the
 //! same bits in tract as in ONNX Runtime with librectify.so, run after run (the face network,
 //! whose convolutions round differently per runtime, against tract's built-in twin); standard-domain
 //! nodes keep tract's built-ins; a standard-domain `RRelu` is a clear error.
@@ -24,7 +24,7 @@ fn every_rectify_model_matches_onnx_runtime_bit_for_bit() {
         if entry.dt() == Dt::BF16 {
             // tract has no bfloat16 type: loading must fail with an error, not a crash.
             let mut onnx = tract_onnx::onnx();
-            rectify::tract::register(&mut onnx);
+            rectify_tract::register(&mut onnx);
             assert!(onnx.model_for_path(&path).and_then(|m| m.into_optimized()).is_err(), "{}", entry.name);
             continue;
         }
@@ -85,8 +85,8 @@ fn standard_domain_nodes_keep_tracts_builtins() {
 
 fn load_error(model: &Path, edit: impl FnOnce(&mut tract_onnx::pb::ModelProto)) -> String {
     let mut onnx = tract_onnx::onnx();
-    rectify::tract::register(&mut onnx);
-    rectify::tract::register(&mut onnx); // twice: still one dispatcher, builtins kept
+    rectify_tract::register(&mut onnx);
+    rectify_tract::register(&mut onnx); // twice: still one dispatcher, builtins kept
     let mut proto = onnx.proto_model_for_path(model).unwrap();
     edit(&mut proto);
     match onnx.model_for_proto_model(&proto).and_then(|m| m.into_optimized()) {

@@ -1,7 +1,7 @@
 //! Tensors as the CLI handles them: an ONNX element type, a shape and little-endian bytes.
 //! One representation for random inputs, `.npy` / `.pb` files, ONNX Runtime and tract.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use half::{bf16, f16};
 
 /// The ONNX element types `verify` can feed and compare.
@@ -245,17 +245,6 @@ fn ulps(ty: ElemType, a: u64, b: u64) -> u64 {
     let sign = 1u64 << (bits - 1);
     let ordered = |x: u64| -> i128 { if x & sign != 0 { -((x & !sign) as i128) - 1 } else { x as i128 } };
     ordered(a).abs_diff(ordered(b)) as u64
-}
-
-/// Reads an input tensor from `.npy` (numpy's format) or `.pb` (an ONNX TensorProto).
-pub fn read_file(path: &std::path::Path) -> Result<Array> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let parsed = match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => crate::npy::parse(&bytes),
-        Some("pb") => crate::model::tensor_from_proto_bytes(&bytes),
-        _ => bail!("{}: unknown format: expected a .npy or .pb (TensorProto) file", path.display()),
-    };
-    parsed.with_context(|| format!("reading {}", path.display()))
 }
 
 #[cfg(test)]

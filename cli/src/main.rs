@@ -6,6 +6,8 @@ mod info;
 mod model;
 mod npy;
 mod runtime;
+mod spec;
+mod tensor_file;
 mod triton;
 mod verify;
 
@@ -78,6 +80,10 @@ enum Command {
     Info {
         #[arg(long)]
         library: Option<PathBuf>,
+        /// Print the op registry as JSON (ops, inputs, outputs, attributes with types and
+        /// defaults, element types, hosts) instead, and nothing else.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -152,6 +158,10 @@ fn run(command: Command) -> Result<bool> {
             print!("{}", triton::config(&model, &name, &op_library)?);
             Ok(true)
         }
-        Command::Info { library } => info::info(library.as_deref()),
+        Command::Info { json: true, .. } => {
+            print!("{}", spec::spec_text());
+            Ok(true)
+        }
+        Command::Info { library, json: false } => info::info(library.as_deref()),
     }
 }

@@ -227,7 +227,7 @@ fn from_ort(v: &DynValue) -> Result<Array> {
 /// model parsed with rectify's tract host, so rectify nodes take part).
 pub fn infer_ranks(model: &[u8]) -> Result<HashMap<String, usize>> {
     let mut onnx = tract_onnx::onnx();
-    rectify::tract::register(&mut onnx);
+    rectify_tract::register(&mut onnx);
     let mut inference = onnx.model_for_read(&mut &model[..]).map_err(|e| anyhow!("{e:#}"))?;
     inference.analyse(false).map_err(|e| anyhow!("{e:#}"))?;
     let mut ranks = HashMap::new();
@@ -257,7 +257,7 @@ pub fn lazy_ranks(model: &ModelProto) -> impl FnMut(&str) -> Option<usize> + '_ 
 pub fn tract_run(model: &[u8], inputs: &[(String, Array)], rectify: bool) -> Result<Vec<(String, Array)>> {
     let mut onnx = tract_onnx::onnx();
     if rectify {
-        rectify::tract::register(&mut onnx);
+        rectify_tract::register(&mut onnx);
     }
     let mut inference = onnx.model_for_read(&mut &model[..]).map_err(|e| anyhow!("{e:#}"))?;
     let mut values = TVec::new();

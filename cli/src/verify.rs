@@ -18,7 +18,7 @@ use onnx_protobuf::ModelProto;
 use crate::array::{self, Array, Diff, Rng};
 use crate::convert::{self, Target};
 use crate::model::{self, Dim};
-use crate::runtime;
+use crate::{runtime, tensor_file};
 
 /// Prints unless `brief` (one line per model).
 macro_rules! say {
@@ -165,7 +165,7 @@ fn expected_outputs(outputs: &[(String, Array)], files: &[(String, PathBuf)]) ->
         let Some((_, path)) = files.iter().find(|(n, _)| n == name) else {
             return Ok(Outcome::Unavailable(format!("no --expected file for output '{name}'")));
         };
-        arrays.push((name.clone(), array::read_file(path)?));
+        arrays.push((name.clone(), tensor_file::read(path)?));
     }
     Ok(Outcome::Ran(arrays))
 }
@@ -196,7 +196,7 @@ fn make_inputs(model: &ModelProto, opts: &Options) -> Result<Vec<(String, Array)
         .iter()
         .map(|spec| {
             if let Some((_, path)) = opts.inputs.iter().find(|(n, _)| *n == spec.name) {
-                let a = array::read_file(path)?;
+                let a = tensor_file::read(path)?;
                 if spec.ty.is_some_and(|t| t != a.ty) {
                     bail!(
                         "input '{}' is {}, but {} holds {}",

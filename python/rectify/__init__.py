@@ -5,14 +5,19 @@
 - ``rectify.tf_library_path()``: librectify_tf.so, the TensorFlow ops; ``import rectify.tf``
   loads it and registers the gradients.
 - ``rectify.keras``: ``PReLU`` and ``RReLU`` layers.
+- ``rectify.spec()``: the op registry (``rectify info --json``): the ops, their inputs,
+  outputs, attributes with types and defaults (ONNX's and TensorFlow's), element types and
+  hosts. ``rectify.tf`` and ``rectify.keras`` take their names and defaults from it.
 
 Importing ``rectify`` itself loads neither TensorFlow nor ONNX Runtime.
 """
 
+import functools
+import json
 import pathlib
 
 __version__ = "0.1.0"
-__all__ = ["library_path", "get_library_path", "tf_library_path"]
+__all__ = ["library_path", "get_library_path", "tf_library_path", "spec", "op_spec", "default"]
 
 _HERE = pathlib.Path(__file__).resolve().parent
 
@@ -46,3 +51,25 @@ def get_library_path() -> str:
 def tf_library_path() -> str:
     """The path of librectify_tf.so, the TensorFlow op library."""
     return _find("librectify_tf.so")
+
+
+@functools.lru_cache(maxsize=None)
+def spec() -> dict:
+    """The op registry, as ``rectify info --json`` prints it (shipped as ``spec.json``)."""
+    return json.loads((_HERE / "spec.json").read_text())
+
+
+def op_spec(name: str) -> dict:
+    """One op's entry in :func:`spec` by its ONNX name (``"LeakyRelu"``, ``"PRelu"``, ``"RRelu"``)."""
+    for op in spec()["ops"]:
+        if op["name"] == name:
+            return op
+    raise KeyError(f"rectify has no op {name!r}; it has {', '.join(o['name'] for o in spec()['ops'])}")
+
+
+def default(op: str, attribute: str, framework: str = "onnx"):
+    """An attribute's default: ONNX's, or TensorFlow's (``framework="tensorflow"``)."""
+    for attr in op_spec(op)["attributes"]:
+        if attr["name"] == attribute:
+            return attr["tensorflow_default" if framework == "tensorflow" else "default"]
+    raise KeyError(f"rectify's {op} has no attribute {attribute!r}")

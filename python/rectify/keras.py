@@ -10,6 +10,7 @@ import random
 
 import keras
 
+from . import default
 from . import tf as rtf
 
 __all__ = ["PReLU", "RReLU"]
@@ -86,7 +87,7 @@ class RReLU(keras.layers.Layer):
         seed: the generator's seed (>= 0); drawn at random when None, then kept in the config.
     """
 
-    def __init__(self, lower=0.125, upper=1.0 / 3.0, seed=None, **kwargs):
+    def __init__(self, lower=default("RRelu", "lower"), upper=default("RRelu", "upper"), seed=None, **kwargs):
         super().__init__(**kwargs)
         if not lower <= upper:
             raise ValueError(f"rectify.keras.RReLU: lower ({lower}) must not exceed upper ({upper})")

@@ -18,19 +18,17 @@ import warnings
 
 import tensorflow as tf
 
-from . import tf_library_path
+from . import default, spec, tf_library_path
 
 __all__ = ["leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad", "rrelu", "rrelu_grad", "OP_NAMES"]
 
-#: The TensorFlow op names librectify_tf.so registers.
-OP_NAMES = (
-    "Rectify>LeakyRelu",
-    "Rectify>LeakyReluGrad",
-    "Rectify>Prelu",
-    "Rectify>PreluGrad",
-    "Rectify>Rrelu",
-    "Rectify>RreluGrad",
-)
+#: The TensorFlow op names librectify_tf.so registers (from the registry: each op, then its
+#: gradient).
+OP_NAMES = tuple(name for op in spec()["ops"] for name in (op["tensorflow"]["name"], op["tensorflow"]["gradient"]))
+
+_ALPHA = default("LeakyRelu", "alpha", "tensorflow")
+_LOWER = default("RRelu", "lower", "tensorflow")
+_UPPER = default("RRelu", "upper", "tensorflow")
 
 RreluOutput = collections.namedtuple("RreluOutput", ["activations", "slopes"])
 
@@ -80,12 +78,12 @@ def _load():
 _ops = _load()
 
 
-def leaky_relu(features, alpha=0.2, name=None):
+def leaky_relu(features, alpha=_ALPHA, name=None):
     """``features > 0 ? features : alpha * features`` (TensorFlow's default alpha, 0.2)."""
     return _ops.rectify_leaky_relu(features, alpha=alpha, name=name)
 
 
-def leaky_relu_grad(gradients, features, alpha=0.2, name=None):
+def leaky_relu_grad(gradients, features, alpha=_ALPHA, name=None):
     """``features > 0 ? gradients : alpha * gradients``; the shapes must match."""
     return _ops.rectify_leaky_relu_grad(gradients, features, alpha=alpha, name=name)
 
@@ -102,7 +100,7 @@ def prelu_grad(gradients, features, slope, name=None):
     return _ops.rectify_prelu_grad(gradients, features, slope, name=name)
 
 
-def rrelu(features, lower=0.125, upper=1.0 / 3.0, training=False, seed=0, name=None):
+def rrelu(features, lower=_LOWER, upper=_UPPER, training=False, seed=0, name=None):
     """Randomized leaky ReLU. Returns ``(activations, slopes)``.
 
     In training, each element draws its slope from U[lower, upper) with rectify's counter-based

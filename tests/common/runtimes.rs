@@ -152,10 +152,9 @@ pub fn tract_run(model: &Path, inputs: &[(String, Data)]) -> Result<Vec<Data>> {
 }
 
 /// Runs a model `runs` times in tract with rectify's ops registered (the tract host).
-#[cfg(feature = "tract")]
 pub fn tract_rectify_runs(model: &Path, inputs: &[(String, Data)], runs: usize) -> Result<Vec<Vec<Data>>> {
     let mut onnx = tract_onnx::onnx();
-    rectify::tract::register(&mut onnx);
+    rectify_tract::register(&mut onnx);
     tract_runs(onnx, model, inputs, runs)
 }
 

@@ -1,4 +1,4 @@
-//! The tract host (cargo feature `tract`): [`register`] makes `tract_onnx` run models that
+//! The tract host (crate `rectify-tract`): [`register`] makes `tract_onnx` run models that
 //! contain `rectify` nodes, with rectify's kernels.
 //!
 //! tract looks ops up by `op_type` alone and ignores the node's domain, so a `rectify`
@@ -17,8 +17,8 @@ use tract_onnx::pb::{NodeProto, attribute_proto::AttributeType};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::*;
 
-use crate::error::Error;
-use crate::ops::{AttributeSource, DOMAIN, OPS, OpKind};
+use rectify::Error;
+use rectify::ops::{AttributeSource, DOMAIN, OPS, OpKind};
 
 pub use node::{RectifyExpansion, RectifyOp};
 
@@ -79,7 +79,7 @@ impl NodeAttributes<'_> {
         op: &'static str,
         name: &str,
         want: AttributeType,
-    ) -> crate::Result<Option<&tract_onnx::pb::AttributeProto>> {
+    ) -> rectify::Result<Option<&tract_onnx::pb::AttributeProto>> {
         let Some(attr) = self.0.attribute.iter().find(|a| a.name == name) else { return Ok(None) };
         if attr.r#type != want as i32 {
             let got = AttributeType::try_from(attr.r#type).map_or("unknown", |t| t.as_str_name());
@@ -90,11 +90,11 @@ impl NodeAttributes<'_> {
 }
 
 impl AttributeSource for NodeAttributes<'_> {
-    fn float(&self, op: &'static str, name: &str) -> crate::Result<Option<f32>> {
+    fn float(&self, op: &'static str, name: &str) -> rectify::Result<Option<f32>> {
         Ok(self.find(op, name, AttributeType::Float)?.map(|a| a.f))
     }
 
-    fn int(&self, op: &'static str, name: &str) -> crate::Result<Option<i64>> {
+    fn int(&self, op: &'static str, name: &str) -> rectify::Result<Option<i64>> {
         Ok(self.find(op, name, AttributeType::Int)?.map(|a| a.i))
     }
 }

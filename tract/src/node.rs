@@ -9,9 +9,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{as_op, op_as_typed_op};
 use tract_onnx::tract_hir::internal::*;
 
-use crate::error::Error;
-use crate::kernels::{Element, in_place};
-use crate::ops::{OpKind, OpParams};
+use rectify::Error;
+use rectify::kernels::{Element, in_place};
+use rectify::ops::{OpKind, OpParams};
 
 /// A configured rectify op with its number of outputs (RRelu's `Slope` is optional).
 #[derive(Clone, Debug)]
