@@ -1,5 +1,6 @@
-//! The panic boundary: every callback a host makes into rectify runs inside [`catch`], so a
-//! bug becomes an error for the host instead of unwinding across the C ABI (an abort).
+//! The panic boundary: every callback a host makes into rectify (ONNX Runtime, the C API,
+//! TensorFlow) runs inside [`catch`], [`catch_or`] or [`catch_with`], so a bug becomes an error
+//! for the host instead of unwinding across the C ABI (an abort).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,9 +9,13 @@ use crate::error::{Error, Result};
 
 /// Runs `f`, turning a panic into an [`Error`] of kind `Panic` naming `op`.
 pub fn catch<R>(op: &'static str, f: impl FnOnce() -> Result<R>) -> Result<R> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        Err(Error::panic(op, format!("internal error (panic): {}", panic_message(payload.as_ref()))))
-    })
+    catch_with(f, |message| Err(Error::panic(op, format!("internal error (panic): {message}"))))
+}
+
+/// Runs `f`; if it panics, returns `on_panic` of the panic's message (for hosts with their
+/// own error types).
+pub fn catch_with<R>(f: impl FnOnce() -> R, on_panic: impl FnOnce(&str) -> R) -> R {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| on_panic(panic_message(payload.as_ref())))
 }
 
 /// Runs an infallible callback, returning `fallback` if it panics.

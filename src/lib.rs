@@ -1,8 +1,7 @@
 //! rectify: LeakyRelu, PRelu and RRelu kernels, bit-exact against the runtimes' built-ins,
 //! and the host adapters that ship them (`librectify.so` for ONNX Runtime).
 
-#[cfg(feature = "plugin")]
-mod boundary;
+pub mod boundary;
 #[cfg(feature = "plugin")]
 mod capi;
 pub mod error;

@@ -70,9 +70,9 @@ impl<T: Element> Kernels<T> {
     pub fn leaky_relu(&self, x: &[T], y: &mut [T], alpha: f32, total_bytes: usize) {
         assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
         let k = &self.leaky_relu;
-        if total_bytes >= STREAMING_BYTES {
+        if let Some(streaming) = k.streaming.filter(|_| total_bytes >= STREAMING_BYTES) {
             // SAFETY: built for this table's level, which this CPU has.
-            return unsafe { (k.streaming)(x, y, alpha) };
+            return unsafe { streaming(x, y, alpha) };
         }
         let head = y.as_ptr().align_offset(64);
         if self.level != Level::portable() && head != 0 && y.len() >= MIN_PEEL {
@@ -383,7 +383,8 @@ mod tests {
         check_all_levels(&all16.iter().map(|&b| bf16::from_bits(b)).collect::<Vec<_>>());
     }
 
-    /// Every level the CPU has is in the list the tests walk, and the best is the table's.
+    /// Every level the CPU has is in the list the tests walk (`Level::supported`), and the
+    /// best is the table's.
     #[test]
     fn the_table_is_built_for_the_best_level() {
         let levels = Level::supported();
@@ -391,8 +392,17 @@ mod tests {
         assert_eq!(f32::kernels().level(), Level::best());
         assert_eq!(Some(&Level::best()), levels.last());
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
-            assert!(levels.iter().any(|l| l.name() == "avx2"), "{levels:?}");
+        {
+            // Detected here independently of `cpu`: a level the CPU has but the tests would
+            // not walk fails the run.
+            let avx2 =
+                is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c");
+            let avx512 = avx2
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vl");
+            assert_eq!(levels.iter().any(|l| l.name() == "avx2"), avx2, "{levels:?}");
+            assert_eq!(levels.iter().any(|l| l.name() == "avx512"), avx512, "{levels:?}");
         }
     }
 

@@ -1,12 +1,12 @@
 //! The kernels TensorFlow instantiates: `create` reads the attributes once per node,
 //! `compute` runs per call (concurrently: a kernel's state is immutable but for RRelu's
-//! atomic run counter), `delete` frees it. Every callback runs under `catch_unwind`.
+//! atomic run counter), `delete` frees it. Every callback runs under rectify's panic boundary.
 
 use std::ffi::{CString, c_int, c_void};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use half::{bf16, f16};
+use rectify::boundary;
 use rectify::kernels::{Prelu, Rrelu};
 
 use crate::api::{
@@ -34,9 +34,23 @@ impl Failure {
 }
 
 impl From<rectify::Error> for Failure {
+    /// A bad input or attribute is TensorFlow's INVALID_ARGUMENT; anything else (a panic,
+    /// a runtime failure) is INTERNAL.
     fn from(e: rectify::Error) -> Self {
-        Self(TF_INVALID_ARGUMENT, e.to_string())
+        let code = match e.kind() {
+            rectify::ErrorKind::InvalidArgument => TF_INVALID_ARGUMENT,
+            rectify::ErrorKind::Panic | rectify::ErrorKind::Runtime => TF_INTERNAL,
+        };
+        Self(code, e.to_string())
     }
+}
+
+/// Runs a callback body under rectify's panic boundary: a panic becomes INTERNAL, naming
+/// the op and the panic's message.
+fn guarded<R>(op: &str, f: impl FnOnce() -> Result<R, Failure>) -> Result<R, Failure> {
+    boundary::catch_with(f, |message| {
+        Err(Failure(TF_INTERNAL, format!("rectify: {op}: internal error (panic): {message}")))
+    })
 }
 
 /// Attribute reads during kernel construction.
@@ -91,8 +105,7 @@ pub unsafe fn create(
 ) -> *mut c_void {
     let Some(api) = crate::api::api() else { return std::ptr::null_mut() };
     let construction = Construction { api, raw };
-    let outcome = catch_unwind(AssertUnwindSafe(|| build(&construction)))
-        .unwrap_or_else(|_| Err(Failure(TF_INTERNAL, format!("rectify: {op}: internal error (panic)"))));
+    let outcome = guarded(op, || build(&construction));
     match outcome {
         Ok(kernel) => Box::into_raw(Box::new(kernel)).cast(),
         Err(Failure(code, message)) => {
@@ -167,8 +180,7 @@ pub unsafe fn compute(kernel: *mut c_void, raw: *mut TF_OpKernelContext) {
     // SAFETY: `create` made this pointer from a Box<Kernel>; TF keeps it alive until delete.
     let kernel = unsafe { &*kernel.cast::<Kernel>() };
     let ctx = Context { api, raw };
-    let outcome = catch_unwind(AssertUnwindSafe(|| kernel.compute(&ctx)))
-        .unwrap_or_else(|_| Err(Failure(TF_INTERNAL, "rectify: internal error (panic)".into())));
+    let outcome = guarded(kernel.name(), || kernel.compute(&ctx));
     if let Err(Failure(code, message)) = outcome {
         let status = Status::new(api);
         status.set(code, &message);

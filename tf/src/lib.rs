@@ -41,11 +41,11 @@ fn register() -> c_int {
 /// For a process that loaded this library before TensorFlow: registers the ops now.
 #[unsafe(no_mangle)]
 pub extern "C" fn rectify_register_tf() -> c_int {
-    std::panic::catch_unwind(register).unwrap_or(-1)
+    rectify::boundary::catch_or(-1, register)
 }
 
 extern "C" fn on_load() {
-    let _ = std::panic::catch_unwind(register);
+    rectify::boundary::catch_or(-1, register);
 }
 
 /// Runs `on_load` when the library is loaded (`tf.load_op_library` watches what it registers).

@@ -198,7 +198,7 @@ unsafe fn forward_shape(ctx: *mut TF_ShapeInferenceContext, status: *mut TF_Stat
 macro_rules! shape_fn {
     ($name:ident, $(($input:expr, $output:expr)),*) => {
         unsafe extern "C" fn $name(ctx: *mut TF_ShapeInferenceContext, status: *mut TF_Status) {
-            let _ = std::panic::catch_unwind(|| {
+            rectify::boundary::catch_or((), || {
                 // SAFETY: TensorFlow's shape-function arguments, passed through.
                 $(unsafe { forward_shape(ctx, status, $input, $output) };)*
             });

@@ -49,8 +49,8 @@ pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T], T);
 #[derive(Clone, Copy)]
 pub(crate) struct Kernels<T> {
     pub forward: Forward<T>,
-    /// `forward` with streaming stores (float32 on x86; the same function elsewhere).
-    pub streaming: Forward<T>,
+    /// `forward` with streaming stores, where a level has such a build (float32 on x86).
+    pub streaming: Option<Forward<T>>,
     pub tf_forward: TfForward<T>,
     pub tf_gradient: TfGradient<T>,
 }
@@ -61,7 +61,7 @@ impl<T: Scalar> Kernels<T> {
         let forward: Forward<T> = pick!(level, T::leaky_slice, x86::forward_avx2, x86::forward_avx512);
         Self {
             forward,
-            streaming: forward,
+            streaming: None,
             tf_forward: pick!(level, T::tf_leaky_slice, x86::tf_forward_avx2, x86::tf_forward_avx512),
             tf_gradient: pick!(level, T::tf_leaky_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
         }
@@ -72,7 +72,15 @@ impl Kernels<f32> {
     /// With the hand-written streaming stores where the level has them.
     pub fn for_f32(level: Level) -> Self {
         let generic = Self::for_level(level);
-        Self { streaming: pick!(level, generic.streaming, stream::f32_avx2, stream::f32_avx512), ..generic }
+        Self {
+            streaming: pick!(
+                level,
+                None,
+                Some(stream::f32_avx2 as Forward<f32>),
+                Some(stream::f32_avx512 as Forward<f32>)
+            ),
+            ..generic
+        }
     }
 }
 
@@ -83,9 +91,9 @@ impl Kernels<half::f16> {
         let forward: Forward<half::f16> = pick!(level, generic.forward, x86::f16_avx2, x86::f16_avx512);
         Self {
             forward,
-            streaming: forward,
             tf_forward: pick!(level, generic.tf_forward, x86::tf_f16_avx2, x86::tf_f16_avx2),
             tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
+            ..generic
         }
     }
 }

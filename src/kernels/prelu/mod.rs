@@ -325,4 +325,69 @@ mod tests {
         let err = Prelu::new(None).plan(&[i64::MAX, 4], &[1]).unwrap_err();
         assert!(err.message().contains("too many elements"), "{err}");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// An x shape of rank 0 to 5 with dims 0 to 4, and a valid slope for it: a suffix of
+        /// its dims, each kept or set to 1 (numpy broadcasting), or for `axis` a 1-D slope.
+        fn case() -> impl Strategy<Value = (Vec<i64>, Vec<i64>, Option<i64>)> {
+            prop::collection::vec(0i64..5, 0..6).prop_flat_map(|x| {
+                let rank = x.len();
+                let keep = prop::collection::vec(any::<bool>(), rank);
+                let suffix = 0..=rank;
+                let axis =
+                    if rank == 0 { Just(None).boxed() } else { prop::option::of(-(rank as i64)..rank as i64).boxed() };
+                (Just(x), keep, suffix, axis, any::<bool>()).prop_map(|(x, keep, suffix, axis, one)| match axis {
+                    Some(a) => {
+                        let channels = x[(if a < 0 { a + x.len() as i64 } else { a }) as usize];
+                        (x, vec![if one { 1 } else { channels }], Some(a))
+                    }
+                    None => {
+                        let start = x.len() - suffix;
+                        let slope =
+                            x[start..].iter().zip(&keep[start..]).map(|(&d, &k)| if k { d } else { 1 }).collect();
+                        (x, slope, None)
+                    }
+                })
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+            /// Whole and split into ranges of any length: the per-element reference's values.
+            #[test]
+            fn the_plan_matches_the_naive_reference((x, slope, axis) in case(), chunk in 1usize..50) {
+                check(&x, &slope, axis);
+                let plan = Prelu::new(axis).plan(&x, &slope).unwrap();
+                let dims = match axis {
+                    None => broadcast_slope(&x, &slope).unwrap(),
+                    Some(a) => channel_slope(&x, &slope, a).unwrap(),
+                };
+                let xs: Vec<f64> = (0..plan.len()).map(|i| (i as f64 * 0.61).cos() * 3.0).collect();
+                let ss: Vec<f64> = (0..plan.slope_len()).map(|i| 0.5 + i as f64).collect();
+                let want = naive(&x, &dims, &xs, &ss);
+                let mut y = vec![0.0; plan.len()];
+                for (i, part) in y.chunks_mut(chunk).enumerate() {
+                    let range = i * chunk..i * chunk + part.len();
+                    plan.run_range(&xs[range.clone()], &ss, range, part);
+                }
+                prop_assert_eq!(y, want);
+            }
+
+            /// Any slope shape: planned exactly when numpy's unidirectional rule allows it.
+            #[test]
+            fn only_broadcastable_slopes_are_planned(
+                x in prop::collection::vec(1i64..4, 0..5),
+                slope in prop::collection::vec(1i64..4, 0..6),
+            ) {
+                let fits = slope.len() <= x.len()
+                    && slope.iter().rev().zip(x.iter().rev()).all(|(&s, &d)| s == d || s == 1);
+                prop_assert_eq!(Prelu::new(None).plan(&x, &slope).is_ok(), fits);
+            }
+        }
+    }
 }
