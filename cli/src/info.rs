@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::type_proto::{Tensor as TensorType, Value as TypeValue};
 use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TypeProto, ValueInfoProto};
-use rectify::ops::{Attribute, DOMAIN, DTYPES, DType, OPS, OPSET};
+use rectify::ops::{Attribute, DOMAIN, DTYPES, OPS, OPSET};
 
 use crate::{model, runtime};
 
@@ -54,7 +54,7 @@ pub fn info(library: Option<&Path>) -> Result<bool> {
         );
     }
     println!("domain:       {DOMAIN} (opset {OPSET})");
-    let dtypes: Vec<&str> = DTYPES.iter().map(|&d| dtype_name(d)).collect();
+    let dtypes: Vec<&str> = DTYPES.iter().map(|d| d.onnx_name()).collect();
     println!("dtypes:       {}", dtypes.join(", "));
     println!("ops:");
     for op in &OPS {
@@ -74,15 +74,6 @@ pub fn info(library: Option<&Path>) -> Result<bool> {
         }
     }
     Ok(ok)
-}
-
-fn dtype_name(d: DType) -> &'static str {
-    match d {
-        DType::Float => "float",
-        DType::Double => "double",
-        DType::Float16 => "float16",
-        DType::BFloat16 => "bfloat16",
-    }
 }
 
 /// The ONNX Runtime releases `make test` runs the suites on: one per minor release
