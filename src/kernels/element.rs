@@ -10,6 +10,16 @@ pub enum Slope<'a, T> {
     Vector(&'a [T]),
 }
 
+impl<T> Slope<'_, T> {
+    /// The slope of the row's elements from `n` on (a vector kernel's tail).
+    pub fn skip(self, n: usize) -> Self {
+        match self {
+            Slope::Scalar(s) => Slope::Scalar(s),
+            Slope::Vector(s) => Slope::Vector(&s[n..]),
+        }
+    }
+}
+
 /// Elements per block when 16-bit types are computed through f32.
 const BLOCK: usize = 256;
 

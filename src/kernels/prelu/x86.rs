@@ -83,11 +83,7 @@ pub fn f16_avx512(x: &[f16], slope: Slope<'_, f16>, y: &mut [f16]) {
             _mm256_storeu_si256(y.as_mut_ptr().add(i).cast(), _mm256_mask_blend_epi16(negative, raw, rounded));
         }
     }
-    let tail = match slope {
-        Slope::Scalar(s) => Slope::Scalar(s),
-        Slope::Vector(s) => Slope::Vector(&s[n..]),
-    };
-    f16_avx2(&x[n..], tail, &mut y[n..]) // the tail, shorter than 16
+    f16_avx2(&x[n..], slope.skip(n), &mut y[n..]) // the tail, shorter than 16
 }
 
 /// TensorFlow's PRelu row for float16: `x > 0 ? x : x · s` in f32, rounded once.
@@ -102,7 +98,7 @@ pub fn tf_row_f16_avx2(x: &[f16], slope: Slope<'_, f16>, y: &mut [f16]) {
         // SAFETY: as above.
         Slope::Vector(s) => unsafe { f16c::map([x, s], y, |[v, s]| f16c::select_positive(v, v, _mm256_mul_ps(v, s))) },
     };
-    f16::tf_prelu_slice(&x[n..], tail(slope, n), &mut y[n..]);
+    f16::tf_prelu_slice(&x[n..], slope.skip(n), &mut y[n..]);
 }
 
 /// TensorFlow's PRelu gradients over one float16 row (see `Scalar::tf_prelu_grad_slice`):
@@ -157,12 +153,5 @@ pub fn tf_gradient_row_f16_avx2(g: &[f16], x: &[f16], slope: Slope<'_, f16>, dx:
             n
         }
     };
-    f16::tf_prelu_grad_slice(&g[n..], &x[n..], tail(slope, n), &mut dx[n..], &mut sums[n..]);
-}
-
-fn tail(slope: Slope<'_, f16>, n: usize) -> Slope<'_, f16> {
-    match slope {
-        Slope::Scalar(s) => Slope::Scalar(s),
-        Slope::Vector(s) => Slope::Vector(&s[n..]),
-    }
+    f16::tf_prelu_grad_slice(&g[n..], &x[n..], slope.skip(n), &mut dx[n..], &mut sums[n..]);
 }
