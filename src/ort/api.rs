@@ -141,6 +141,10 @@ impl TypeShape {
         self.raw
     }
 
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
     pub fn dims(&self, op: &'static str) -> Result<Dims> {
         let mut rank = 0usize;
         // SAFETY: `raw` is valid for the life of `self`.

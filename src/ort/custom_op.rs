@@ -9,8 +9,9 @@ use ort_sys::{
     OrtKernelInfo, OrtMemType, OrtShapeInferContext, OrtStatusPtr,
 };
 
-use super::api::{Api, KernelContext, KernelInfo, Side, TypeShape};
+use super::api::{Api, KernelContext, KernelInfo, Side};
 use super::kernel::Kernel;
+use super::shape;
 use crate::boundary;
 use crate::ops::{DType, OpKind};
 
@@ -267,32 +268,13 @@ unsafe extern "system" fn kernel_destroy(kernel: *mut c_void) {
     })
 }
 
-/// Output 0 gets input 0's shape when its rank is known and > 0 (an unknown rank reads as
-/// 0 and would otherwise turn the output into a scalar). No other output is touched:
-/// ONNX Runtime gives shape inference no way to learn how many outputs the node has, and
-/// writing to one it lacks (RRelu without `Slope`) indexes past the end of ONNX Runtime's
-/// own vector, which aborts 1.17-1.27 and corrupts memory elsewhere. Output 0 is required,
-/// so every node has it; `Slope` keeps the type ONNX Runtime infers and an unknown shape.
+/// Output 0's type and shape, from input 0 (see [`shape::infer_output_0`]).
 unsafe extern "system" fn infer_output_shape(op: *const OrtCustomOp, ctx: *mut OrtShapeInferContext) -> OrtStatusPtr {
     boundary::catch_or((), || {
         // SAFETY: ORT passes back one of our ops.
         let op = unsafe { this(op) };
-        let api = op.api;
-        let raw = api.raw();
-        let mut info = ptr::null_mut();
-        // SAFETY: `ctx` is valid for this call; the info it returns is owned by the context.
-        let status = unsafe { (raw.ShapeInferContext_GetInputTypeShape)(ctx, 0, &mut info) };
-        if api.take(status).is_err() || info.is_null() {
-            return;
-        }
-        // SAFETY: the context owns `info`: borrow it without releasing.
-        let info = unsafe { TypeShape::new(api, info, false) };
-        if info.dims(op.kind.name()).map_or(true, |d| d.is_empty()) {
-            return;
-        }
-        // SAFETY: `info` stays valid; ORT copies it into output 0, which every node has.
-        let status = unsafe { (raw.ShapeInferContext_SetOutputTypeShape)(ctx, 0, info.raw()) };
-        let _ = api.take(status);
+        // SAFETY: `ctx` is the context of this call. A failure leaves the shape unknown.
+        let _ = unsafe { shape::infer_output_0(op.api, op.kind.name(), element_type(op.dtype), ctx) };
     });
     OrtStatusPtr(ptr::null_mut()) // ORT ignores this status
 }

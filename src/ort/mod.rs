@@ -6,6 +6,7 @@ mod custom_op;
 #[cfg(feature = "fault-injection")]
 mod fault;
 mod kernel;
+mod shape;
 
 use std::ffi::{CStr, CString};
 use std::io::Write;
