@@ -106,9 +106,10 @@ install: build
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI@|$(ABI)|' ffi/cmake/rectifyConfig.cmake.in > $(LIBDIR)/cmake/rectify/rectifyConfig.cmake
 	sed -e 's|@VERSION@|$(VERSION)|' ffi/cmake/rectifyConfigVersion.cmake.in > $(LIBDIR)/cmake/rectify/rectifyConfigVersion.cmake
 
-test-python: venv-test build build-faults package
+test-python: venv-test build build-faults package cli
 	$(PY) -m pytest -q tests/python
 	$(PY) -m pytest -q tests/tf
+	$(PY) -m pytest -q tests/cli
 
 # The wheel in fresh venvs with no cargo on PATH (ONNX Runtime 1.16.3 and 1.32.0), and the
 # C/C++ package installed into a temporary DESTDIR, built against with CMake and pkg-config.

@@ -19,20 +19,26 @@ pub enum ElemType {
 }
 
 impl ElemType {
+    /// Every type, with its `TensorProto.DataType` id.
+    const ONNX_IDS: [(Self, i32); 9] = [
+        (Self::F32, 1),
+        (Self::U8, 2),
+        (Self::I8, 3),
+        (Self::I32, 6),
+        (Self::I64, 7),
+        (Self::Bool, 9),
+        (Self::F16, 10),
+        (Self::F64, 11),
+        (Self::BF16, 16),
+    ];
+
     /// From `TensorProto.DataType`.
     pub fn from_onnx(id: i32) -> Option<Self> {
-        Some(match id {
-            1 => Self::F32,
-            2 => Self::U8,
-            3 => Self::I8,
-            6 => Self::I32,
-            7 => Self::I64,
-            9 => Self::Bool,
-            10 => Self::F16,
-            11 => Self::F64,
-            16 => Self::BF16,
-            _ => return None,
-        })
+        Self::ONNX_IDS.iter().find(|(_, i)| *i == id).map(|(t, _)| *t)
+    }
+
+    pub fn onnx_id(self) -> i32 {
+        Self::ONNX_IDS.iter().find(|(t, _)| *t == self).map(|(_, i)| *i).expect("every type has an id")
     }
 
     pub fn name(self) -> &'static str {
@@ -196,8 +202,16 @@ impl Rng {
     }
 }
 
-/// How far apart two outputs are.
-#[derive(Clone, Debug, PartialEq)]
+/// How close two values must be: `|a - b| <= atol + rtol * |b|`, `b` the reference (numpy's
+/// `allclose`), NaN matching NaN, an infinity only itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+/// How an output compares with a reference.
+#[derive(Clone, Debug)]
 pub struct Diff {
     pub max_abs: f64,
     /// Largest distance in units in the last place (floats); 0 or 1 per element otherwise.
@@ -206,21 +220,26 @@ pub struct Diff {
     pub bit_exact: bool,
     /// Not bit-exact only because NaN payloads differ.
     pub nan_payloads_only: bool,
+    /// Elements that fail the comparison (bits, or the tolerance when one is given).
+    pub failing: usize,
+    /// The element that differs most (the first of those that differ by as much).
+    pub worst: Option<usize>,
 }
 
 impl Diff {
-    /// Equal values, NaN matching NaN whatever its payload, zero signs included.
+    /// Every element passes: equal values (NaN matching NaN whatever its payload, zero
+    /// signs included), or within the tolerance.
     pub fn matches(&self) -> bool {
-        self.bit_exact || self.nan_payloads_only
+        self.failing == 0
     }
 }
 
-/// Compares two tensors of one type and shape.
-pub fn compare(a: &Array, b: &Array) -> Result<Diff> {
+/// Compares `a` with the reference `b`, exactly or within `tolerance`.
+pub fn compare(a: &Array, b: &Array, tolerance: Option<Tolerance>) -> Result<Diff> {
     if a.ty != b.ty || a.shape != b.shape {
         bail!("{} {:?} against {} {:?}", a.ty.name(), a.shape, b.ty.name(), b.shape);
     }
-    let (mut max_abs, mut max_ulp, mut payloads_only) = (0.0f64, 0u64, true);
+    let (mut max_abs, mut max_ulp, mut payloads_only, mut failing, mut worst) = (0.0f64, 0u64, true, 0, None);
     for i in 0..a.len() {
         let (x, y) = (a.bits(i), b.bits(i));
         if x == y {
@@ -231,12 +250,33 @@ pub fn compare(a: &Array, b: &Array) -> Result<Diff> {
             continue;
         }
         payloads_only = false;
-        let abs = if vx.is_nan() || vy.is_nan() { f64::INFINITY } else { (vx - vy).abs() };
+        let abs = if vx.is_nan() || vy.is_nan() || vx.is_infinite() || vy.is_infinite() {
+            if vx == vy { 0.0 } else { f64::INFINITY }
+        } else {
+            (vx - vy).abs()
+        };
+        if worst.is_none() || abs > max_abs {
+            worst = Some(i);
+        }
         max_abs = max_abs.max(abs);
         max_ulp = max_ulp.max(if a.ty.is_float() { ulps(a.ty, x, y) } else { 1 });
+        let close = abs.is_finite() && tolerance.is_some_and(|t| abs <= t.atol + t.rtol * vy.abs());
+        failing += usize::from(!close);
     }
     let bit_exact = a.bytes == b.bytes;
-    Ok(Diff { max_abs, max_ulp, bit_exact, nan_payloads_only: !bit_exact && payloads_only })
+    Ok(Diff { max_abs, max_ulp, bit_exact, nan_payloads_only: !bit_exact && payloads_only, failing, worst })
+}
+
+/// Row-major index `i` of `shape` as `[i0, i1, ...]`.
+pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (k, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            index[k] = i % d;
+            i /= d;
+        }
+    }
+    index
 }
 
 /// Distance between two float bit patterns in steps of the type (-0 and +0 one apart).
@@ -262,11 +302,32 @@ mod tests {
     fn compare_reports_nan_payloads_and_zero_signs() {
         let a = Array::from_slice(ElemType::F32, vec![3], &[f32::NAN, 0.0, 1.0]).unwrap();
         let b = Array::from_slice(ElemType::F32, vec![3], &[f32::from_bits(0x7fc0_0001), 0.0, 1.0]).unwrap();
-        let d = compare(&a, &b).unwrap();
+        let d = compare(&a, &b, None).unwrap();
         assert!(!d.bit_exact && d.nan_payloads_only && d.matches());
         let c = Array::from_slice(ElemType::F32, vec![3], &[f32::NAN, -0.0, 1.0]).unwrap();
-        let d = compare(&a, &c).unwrap();
+        let d = compare(&a, &c, None).unwrap();
         assert!(!d.matches());
-        assert_eq!((d.max_abs, d.max_ulp), (0.0, 1));
+        assert_eq!((d.max_abs, d.max_ulp, d.worst), (0.0, 1, Some(1)));
+    }
+
+    #[test]
+    fn a_tolerance_is_numpy_allclose_with_nan_equal() {
+        let want = Array::from_slice(ElemType::F32, vec![4], &[1.0f32, 100.0, f32::NAN, f32::INFINITY]).unwrap();
+        let got =
+            Array::from_slice(ElemType::F32, vec![4], &[1.0f32 + 3e-8, 100.001, f32::NAN, f32::INFINITY]).unwrap();
+        let tol = |rtol, atol| Some(Tolerance { rtol, atol });
+        assert_eq!(compare(&got, &want, None).unwrap().failing, 1, "100.001 differs; 1 + 3e-8 is 1 in float32");
+        assert_eq!(compare(&got, &want, tol(0.0, 1e-7)).unwrap().failing, 1);
+        assert_eq!(compare(&got, &want, tol(2e-5, 0.0)).unwrap().failing, 0);
+        let d = compare(&got, &want, tol(0.0, 1e-3)).unwrap();
+        assert!(d.matches() && d.worst == Some(1));
+        let inf = Array::from_slice(ElemType::F32, vec![4], &[1.0f32, 100.0, f32::NAN, f32::NEG_INFINITY]).unwrap();
+        assert_eq!(compare(&inf, &want, tol(1.0, 1e30)).unwrap().failing, 1);
+    }
+
+    #[test]
+    fn unravel_gives_the_row_major_index() {
+        assert_eq!(unravel(7, &[2, 3, 2]), vec![1, 0, 1]);
+        assert_eq!(unravel(0, &[]), Vec::<usize>::new());
     }
 }

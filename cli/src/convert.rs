@@ -8,21 +8,23 @@ use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorS
 use rectify::kernels::Rrelu;
 use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
 
-use crate::model::{self, RECTIFY, is_standard, node_label, value_shape};
+use crate::fuse;
+use crate::model::{self, RECTIFY, ValueType, is_standard, node_label, value_shape, value_type};
 
 /// The default-domain opset added when a model had none (LeakyRelu-16 / PRelu-16).
 const STANDARD_OPSET: i64 = 17;
 /// ONNX FLOAT / BFLOAT16 element type ids.
 const FLOAT: i32 = 1;
 const BFLOAT16: i32 = 16;
-const RECTIFY_TYPES: [i32; 4] = [1, 10, 11, 16];
+pub const RECTIFY_TYPES: [i32; 4] = [1, 10, 11, 16];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// Standard LeakyRelu / PRelu only.
     Builtin,
-    /// rectify's ops; `all` also rewrites LeakyRelu that ONNX Runtime fuses into a Conv.
-    Rectify { all: bool },
+    /// rectify's ops, decomposed activations fused; `all` also rewrites LeakyRelu that ONNX
+    /// Runtime fuses into a Conv, `fuse_inexact` also the branch-free LeakyRelu formula.
+    Rectify { all: bool, fuse_inexact: bool },
 }
 
 /// What happened to one node.
@@ -33,29 +35,33 @@ pub struct Change {
     pub detail: String,
 }
 
-/// Where the ranks of values the model does not declare come from (shape inference).
-pub type Ranks<'a> = &'a mut dyn FnMut(&str) -> Option<usize>;
+/// Where the types of values the model does not declare come from (shape inference).
+pub type Shapes<'a> = &'a mut dyn FnMut(&str) -> Option<ValueType>;
 
 /// Rewrites `model` in place; fails (naming the node) when a node cannot be expressed.
-/// `ranks` is asked for the rank of a PRelu input whose shape the model does not declare.
-pub fn convert(model: &mut ModelProto, target: Target, ranks: Ranks<'_>) -> Result<Vec<Change>> {
+/// `shapes` is asked for the type of a value the model does not declare.
+pub fn convert(model: &mut ModelProto, target: Target, shapes: Shapes<'_>) -> Result<Vec<Change>> {
     let nested = model::nested_rectify_nodes(model);
     if !nested.is_empty() {
         bail!("rectify nodes inside subgraphs are not converted: {}", nested.join(", "));
     }
     let changes = match target {
-        Target::Builtin => to_builtin(model::graph_mut(model), ranks)?,
-        Target::Rectify { all } => {
+        Target::Builtin => to_builtin(model::graph_mut(model), shapes)?,
+        Target::Rectify { all, fuse_inexact } => {
             // Before opset 7 a PRelu's 1-D slope ran along the channel axis (1), not the last.
             let channel_slopes = model::opset_version(model, "").is_some_and(|v| v < 7);
-            to_rectify(model::graph_mut(model), all, channel_slopes)
+            let graph = model::graph_mut(model);
+            let mut changes = fuse::fuse(graph, fuse_inexact, shapes);
+            changes.extend(to_rectify(graph, all, channel_slopes, shapes));
+            declare_outputs(graph, shapes);
+            changes
         }
     };
     fix_opsets(model, &changes);
     Ok(changes)
 }
 
-fn to_builtin(graph: &mut GraphProto, ranks: Ranks<'_>) -> Result<Vec<Change>> {
+fn to_builtin(graph: &mut GraphProto, shapes: Shapes<'_>) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     let mut i = 0;
     while i < graph.node.len() {
@@ -71,7 +77,7 @@ fn to_builtin(graph: &mut GraphProto, ranks: Ranks<'_>) -> Result<Vec<Change>> {
             }
             "RRelu" => lower_rrelu(&mut graph.node[i], &label)?,
             "PRelu" => {
-                let (detail, inserted) = lower_prelu(graph, i, &label, ranks)?;
+                let (detail, inserted) = lower_prelu(graph, i, &label, shapes)?;
                 i += inserted;
                 detail
             }
@@ -105,14 +111,16 @@ fn lower_rrelu(node: &mut NodeProto, label: &str) -> Result<String> {
 
 /// PRelu -> standard PRelu; with `axis`, the 1-D slope reshaped so it broadcasts the same.
 /// Returns what changed and how many nodes were inserted before `index`.
-fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, ranks: Ranks<'_>) -> Result<(String, usize)> {
+fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes<'_>) -> Result<(String, usize)> {
     let node = &mut graph.node[index];
     let axis = attr(node, "axis").map(|a| a.i);
     node.domain.clear();
     node.attribute.retain(|a| a.name != "axis");
     let Some(axis) = axis else { return Ok(("rectify::PRelu -> PRelu".into(), 0)) };
     let (x, slope) = (node.input[0].clone(), node.input[1].clone());
-    let Some(rank) = value_shape(graph, &x).and_then(|(_, rank)| rank).or_else(|| ranks(&x)) else {
+    let Some(rank) =
+        value_shape(graph, &x).and_then(|(_, rank)| rank).or_else(|| shapes(&x).and_then(|t| t.dims).map(|d| d.len()))
+    else {
         bail!(
             "node {label}: PRelu with axis needs the rank of input '{x}', which neither the model declares nor shape inference finds"
         )
@@ -170,7 +178,7 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, ranks: Ranks<'
     ))
 }
 
-fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool) -> Vec<Change> {
+fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool, shapes: Shapes<'_>) -> Vec<Change> {
     let mut changes = Vec::new();
     for i in 0..graph.node.len() {
         let node = &graph.node[i];
@@ -178,7 +186,8 @@ fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool) -> Vec<Ch
             continue;
         }
         let label = node_label(node);
-        let elem_type = value_shape(graph, &node.input[0]).map(|(t, _)| t);
+        let elem_type =
+            value_shape(graph, &node.input[0]).map(|(t, _)| t).or_else(|| shapes(&node.input[0]).map(|t| t.elem_type));
         let skip = |detail: String| Change { node: label.clone(), rewritten: false, detail };
         if let Some(t) = elem_type.filter(|t| !RECTIFY_TYPES.contains(t)) {
             changes.push(skip(format!("element type {t} is not one rectify computes")));
@@ -203,6 +212,21 @@ fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool) -> Vec<Ch
         changes.push(Change { node: label, rewritten: true, detail });
     }
     changes
+}
+
+/// Declares the type of every rectify node output the graph does not declare yet (output
+/// `Y` and RRelu's `Slope` are shaped like input `X`), so ONNX's shape inference, which does
+/// not know rectify's ops, keeps shapes past them.
+fn declare_outputs(graph: &mut GraphProto, shapes: Shapes<'_>) {
+    let mut declared = Vec::new();
+    for node in graph.node.iter().filter(|n| n.domain == RECTIFY) {
+        let Some(x) = node.input.first() else { continue };
+        let Some(ty) = value_type(graph, x).or_else(|| shapes(x)) else { continue };
+        for y in node.output.iter().filter(|y| !y.is_empty() && !model::declares(graph, y)) {
+            declared.push(model::value_info(y, &ty));
+        }
+    }
+    graph.value_info.extend(declared);
 }
 
 /// ONNX Runtime's ConvActivationFusion: a float LeakyRelu that is the only consumer of a
@@ -247,11 +271,11 @@ pub fn opset_warning(model: &ModelProto) -> Option<String> {
     })
 }
 
-fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
+pub fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
 }
 
-fn float_attr(name: &str, value: f32) -> AttributeProto {
+pub fn float_attr(name: &str, value: f32) -> AttributeProto {
     let mut a = AttributeProto::new();
     a.name = name.into();
     a.f = value;
@@ -260,7 +284,7 @@ fn float_attr(name: &str, value: f32) -> AttributeProto {
 }
 
 /// `base`, or `base_2`, `base_3`... whichever no value, node or initializer uses yet.
-fn unique_name(graph: &GraphProto, base: &str) -> String {
+pub fn unique_name(graph: &GraphProto, base: &str) -> String {
     let taken = |name: &str| {
         graph
             .node

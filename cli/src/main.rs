@@ -1,10 +1,23 @@
 //! `rectify`: verify, convert and describe ONNX models that use rectify's ops.
 
+/// Prints unless `$brief` (`verify --brief`: one line per model).
+macro_rules! say {
+    ($brief:expr, $($arg:tt)*) => {
+        if !$brief {
+            println!($($arg)*);
+        }
+    };
+}
+
 mod array;
 mod convert;
+mod external;
+mod fuse;
 mod info;
 mod model;
 mod npy;
+mod per_node;
+mod report;
 mod runtime;
 mod spec;
 mod tensor_file;
@@ -12,11 +25,12 @@ mod triton;
 mod verify;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use onnx_protobuf::Message;
 
 #[derive(Parser)]
 #[command(name = "rectify", version, about = "Verify, convert and describe ONNX models that use rectify's ops")]
@@ -40,8 +54,21 @@ enum Command {
         #[arg(long = "expected", value_name = "NAME=FILE", value_parser = verify::parse_pair::<PathBuf>)]
         expected: Vec<(String, PathBuf)>,
         /// The size of a symbolic input dimension.
-        #[arg(long = "dim", value_name = "NAME=N", value_parser = verify::parse_pair::<usize>)]
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = verify::parse_dim)]
         dims: Vec<(String, usize)>,
+        /// Relative tolerance for --expected files (numpy's allclose; default: bit-exact).
+        #[arg(long, value_name = "R", value_parser = verify::parse_tolerance)]
+        rtol: Option<f64>,
+        /// Absolute tolerance for --expected files (numpy's allclose; default: bit-exact).
+        #[arg(long, value_name = "A", value_parser = verify::parse_tolerance)]
+        atol: Option<f64>,
+        /// Also check each rectify node against the built-in op on its own inputs (always
+        /// done, and decisive, for float16 / bfloat16 networks).
+        #[arg(long)]
+        per_node: bool,
+        /// The largest random input verify generates, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 1 << 32)]
+        max_input_bytes: u64,
         /// Seed of the random inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -55,13 +82,29 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         save_outputs: Option<PathBuf>,
     },
-    /// Rewrite activation nodes to rectify's ops or to the standard ones.
+    /// Rewrite activation nodes to rectify's ops or to the standard ones. The output is
+    /// written atomically and read back before success is reported; external data goes
+    /// next to it as OUTPUT.data.
     Convert {
         #[arg(long, value_enum)]
         to: To,
         /// With --to rectify: also LeakyRelu nodes that ONNX Runtime fuses into a Conv.
         #[arg(long)]
         all: bool,
+        /// With --to rectify: also fuse the branch-free formula 0.5(1+a)x + 0.5(1-a)|x|,
+        /// which the exact LeakyRelu replaces (the formula is up to 79 ULP off).
+        #[arg(long)]
+        fuse_inexact: bool,
+        /// Write every tensor into the model file (default: external data stays external,
+        /// as does a model over 1 GB).
+        #[arg(long, conflicts_with = "external")]
+        inline: bool,
+        /// Write initializers of 1 KiB or more to OUTPUT.data.
+        #[arg(long)]
+        external: bool,
+        /// Allow OUTPUT to replace the input model or its external data.
+        #[arg(long)]
+        force: bool,
         input: PathBuf,
         output: PathBuf,
     },
@@ -109,11 +152,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// Refuses an output that is the input model or one of its external data files.
+fn refuse_to_overwrite(input: &Path, data_files: &[PathBuf], output: &Path) -> Result<()> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let output_data = PathBuf::from(format!("{}.data", output.display()));
+    for written in [output, output_data.as_path()] {
+        for read in std::iter::once(input).chain(data_files.iter().map(PathBuf::as_path)) {
+            if same(written, read) {
+                anyhow::bail!(
+                    "{} would overwrite {}, which this conversion reads (and which --to builtin cannot always \
+                     undo): write elsewhere, or pass --force",
+                    written.display(),
+                    read.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Ok(false) means a check failed (exit 1); an error exits 2.
 fn run(command: Command) -> Result<bool> {
     match command {
-        Command::Verify { models, inputs, expected, dims, seed, library, brief, save_outputs } => {
+        Command::Verify {
+            models,
+            inputs,
+            expected,
+            dims,
+            rtol,
+            atol,
+            per_node,
+            max_input_bytes,
+            seed,
+            library,
+            brief,
+            save_outputs,
+        } => {
             let dims: BTreeMap<String, usize> = dims.into_iter().collect();
+            let tolerance = (rtol.is_some() || atol.is_some())
+                .then(|| array::Tolerance { rtol: rtol.unwrap_or(0.0), atol: atol.unwrap_or(0.0) });
+            if tolerance.is_some() && expected.is_empty() {
+                anyhow::bail!("--rtol / --atol apply to --expected files, and none was given");
+            }
             let mut all_ok = true;
             for (i, model) in models.iter().enumerate() {
                 if i > 0 && !brief {
@@ -128,20 +211,34 @@ fn run(command: Command) -> Result<bool> {
                     library: library.clone(),
                     brief,
                     save_outputs: save_outputs.clone(),
+                    tolerance,
+                    per_node,
+                    max_input_bytes,
                 };
                 all_ok &= verify::verify(&opts)?;
             }
             Ok(all_ok)
         }
-        Command::Convert { to, all, input, output } => {
+        Command::Convert { to, all, fuse_inexact, inline, external, force, input, output } => {
             let target = match to {
                 To::Builtin => convert::Target::Builtin,
-                To::Rectify => convert::Target::Rectify { all },
+                To::Rectify => convert::Target::Rectify { all, fuse_inexact },
             };
-            let mut model = model::load(&input)?;
-            let original = model.clone();
-            let changes = convert::convert(&mut model, target, &mut runtime::lazy_ranks(&original))?;
-            model::save(&model, &output)?;
+            let source = model::read(&input)?;
+            if !force {
+                refuse_to_overwrite(&input, &source.external_files, &output)?;
+            }
+            let layout = if inline {
+                model::Layout::Inline
+            } else if external || source.external_bytes > 0 || source.model.compute_size() > model::INLINE_LIMIT {
+                model::Layout::External
+            } else {
+                model::Layout::Inline
+            };
+            let original = source.model;
+            let mut model = original.clone();
+            let changes = convert::convert(&mut model, target, &mut runtime::lazy_shapes(&original))?;
+            let written = model::save(&model, &output, layout)?;
             for c in &changes {
                 println!("{} {}: {}", if c.rewritten { "rewrote" } else { "kept   " }, c.node, c.detail);
             }
@@ -149,7 +246,8 @@ fn run(command: Command) -> Result<bool> {
                 println!("{warning}");
             }
             let rewritten = changes.iter().filter(|c| c.rewritten).count();
-            println!("{rewritten} of {} nodes rewritten; wrote {}", changes.len(), output.display());
+            let data = written.data_file.map(|d| format!(" (external data: {})", d.display())).unwrap_or_default();
+            println!("{rewritten} of {} nodes rewritten; wrote {}{data}", changes.len(), output.display());
             Ok(true)
         }
         Command::TritonConfig { model, name, op_library } => {

@@ -11,14 +11,16 @@ use onnx_protobuf::ModelProto;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType as OrtValueType};
 use tract_onnx::prelude::{
     DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue, OutletId, TVec,
     Tensor as TractTensor,
 };
 use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::TDim;
 
 use crate::array::{Array, ElemType, FromLe};
+use crate::model::{Dim, ValueType};
 
 /// A file found, and how.
 #[derive(Clone, Debug)]
@@ -157,6 +159,15 @@ pub fn ort_environment(library: &Path) -> Result<&'static Environment> {
 
 /// Opens a session on a serialized model, with librectify.so registered when given.
 pub fn ort_session(env: &Environment, model: &[u8], rectify: Option<&Path>) -> Result<Session> {
+    session_builder(env, rectify)?.commit_from_memory(model).map_err(|e| anyhow!("{e}"))
+}
+
+/// Opens a session on a model file, so that ONNX Runtime finds its external data.
+pub fn ort_session_file(env: &Environment, model: &Path, rectify: Option<&Path>) -> Result<Session> {
+    session_builder(env, rectify)?.commit_from_file(model).map_err(|e| anyhow!("{e}"))
+}
+
+fn session_builder(env: &Environment, rectify: Option<&Path>) -> Result<ort::session::builder::SessionBuilder> {
     let mut builder = Session::builder(env)
         .map_err(|e| anyhow!("{e}"))?
         .with_optimization_level(GraphOptimizationLevel::All)
@@ -167,7 +178,7 @@ pub fn ort_session(env: &Environment, model: &[u8], rectify: Option<&Path>) -> R
         builder =
             builder.with_operator_library(library).map_err(|e| anyhow!("registering {}: {e}", library.display()))?;
     }
-    builder.commit_from_memory(model).map_err(|e| anyhow!("{e}"))
+    Ok(builder)
 }
 
 /// Runs a session once with named inputs; returns the outputs in the model's order.
@@ -208,7 +219,7 @@ fn from_ort(v: &DynValue) -> Result<Array> {
         let (shape, data) = v.try_extract_tensor::<T>().map_err(|e| anyhow!("{e}"))?;
         Array::from_slice(ty, shape.iter().map(|&d| d as usize).collect(), data)
     }
-    let ValueType::Tensor { ty, .. } = v.dtype() else { bail!("not a tensor") };
+    let OrtValueType::Tensor { ty, .. } = v.dtype() else { bail!("not a tensor") };
     match ty {
         TensorElementType::Float32 => read::<f32>(v, ElemType::F32),
         TensorElementType::Float64 => read::<f64>(v, ElemType::F64),
@@ -223,43 +234,71 @@ fn from_ort(v: &DynValue) -> Result<Array> {
     }
 }
 
-/// The rank of every value tract's shape inference can tell, by ONNX value name (the
-/// model parsed with rectify's tract host, so rectify nodes take part).
-pub fn infer_ranks(model: &[u8]) -> Result<HashMap<String, usize>> {
+/// The type and shape of every value tract's shape inference can tell, by ONNX value name
+/// (the model parsed with rectify's tract host, so rectify nodes take part). Dimensions
+/// tract knows only as an expression (`H-2`) are unknown.
+pub fn infer_types(model: &[u8]) -> Result<HashMap<String, ValueType>> {
     let mut onnx = tract_onnx::onnx();
     rectify_tract::register(&mut onnx);
     let mut inference = onnx.model_for_read(&mut &model[..]).map_err(|e| anyhow!("{e:#}"))?;
-    inference.analyse(false).map_err(|e| anyhow!("{e:#}"))?;
-    let mut ranks = HashMap::new();
+    // Partial facts are what we want: analysis that stops at an op tract lacks still
+    // keeps what it learnt before.
+    let _ = inference.analyse(false);
+    let mut types = HashMap::new();
     for node in inference.nodes() {
         for (slot, output) in node.outputs.iter().enumerate() {
             let label = inference.outlet_label(OutletId::new(node.id, slot));
-            if let (Some(label), Some(rank)) = (label, output.fact.shape.rank().concretize()) {
-                ranks.insert(label.to_string(), rank as usize);
-            }
+            let elem = output.fact.datum_type.concretize().and_then(elem_type);
+            let (Some(label), Some(elem)) = (label, elem) else { continue };
+            let shape = &output.fact.shape;
+            let dims = shape.rank().concretize().map(|_| {
+                shape
+                    .dims()
+                    .map(|d| match d.concretize() {
+                        Some(TDim::Val(v)) if v >= 0 => Dim::Fixed(v as usize),
+                        Some(TDim::Sym(s)) => Dim::Named(s.to_string()),
+                        _ => Dim::Unknown,
+                    })
+                    .collect()
+            });
+            types.insert(label.to_string(), ValueType { elem_type: elem.onnx_id(), dims });
         }
     }
-    Ok(ranks)
+    Ok(types)
 }
 
-/// A rank lookup for `convert` that runs tract's shape inference once, on first use.
-pub fn lazy_ranks(model: &ModelProto) -> impl FnMut(&str) -> Option<usize> + '_ {
-    let mut ranks: Option<HashMap<String, usize>> = None;
+fn elem_type(t: DatumType) -> Option<ElemType> {
+    Some(match t {
+        DatumType::F32 => ElemType::F32,
+        DatumType::F64 => ElemType::F64,
+        DatumType::F16 => ElemType::F16,
+        DatumType::I64 => ElemType::I64,
+        DatumType::I32 => ElemType::I32,
+        DatumType::I8 => ElemType::I8,
+        DatumType::U8 => ElemType::U8,
+        DatumType::Bool => ElemType::Bool,
+        _ => return None,
+    })
+}
+
+/// A type lookup for `convert` that runs tract's shape inference once, on first use.
+pub fn lazy_shapes(model: &ModelProto) -> impl FnMut(&str) -> Option<ValueType> + '_ {
+    let mut types: Option<HashMap<String, ValueType>> = None;
     move |name| {
-        let ranks = ranks.get_or_insert_with(|| {
-            crate::model::to_bytes(model).ok().and_then(|b| infer_ranks(&b).ok()).unwrap_or_default()
+        let types = types.get_or_insert_with(|| {
+            crate::model::to_bytes(model).ok().and_then(|b| infer_types(&b).ok()).unwrap_or_default()
         });
-        ranks.get(name).copied()
+        types.get(name).cloned()
     }
 }
 
-/// Runs a serialized model in tract, with rectify's ops registered when `rectify`.
-pub fn tract_run(model: &[u8], inputs: &[(String, Array)], rectify: bool) -> Result<Vec<(String, Array)>> {
+/// Runs a model file in tract, with rectify's ops registered when `rectify`.
+pub fn tract_run(model: &Path, inputs: &[(String, Array)], rectify: bool) -> Result<Vec<(String, Array)>> {
     let mut onnx = tract_onnx::onnx();
     if rectify {
         rectify_tract::register(&mut onnx);
     }
-    let mut inference = onnx.model_for_read(&mut &model[..]).map_err(|e| anyhow!("{e:#}"))?;
+    let mut inference = onnx.model_for_path(model).map_err(|e| anyhow!("{e:#}"))?;
     let mut values = TVec::new();
     for (slot, outlet) in inference.input_outlets().map_err(|e| anyhow!("{e}"))?.to_vec().into_iter().enumerate() {
         let name = inference.node(outlet.node).name.clone();

@@ -13,21 +13,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use onnx_protobuf::ModelProto;
+use onnx_protobuf::{Message, ModelProto};
 
-use crate::array::{self, Array, Diff, Rng};
+use crate::array::{Array, ElemType, Rng, Tolerance};
 use crate::convert::{self, Target};
-use crate::model::{self, Dim};
+use crate::model::{self, Dim, Layout};
+use crate::per_node;
+use crate::report::{Decisive, Outcome, Reference, Report, first_line};
 use crate::{runtime, tensor_file};
-
-/// Prints unless `brief` (one line per model).
-macro_rules! say {
-    ($brief:expr, $($arg:tt)*) => {
-        if !$brief {
-            println!($($arg)*);
-        }
-    };
-}
 
 pub struct Options {
     pub model: PathBuf,
@@ -41,17 +34,13 @@ pub struct Options {
     pub brief: bool,
     /// Where to write the outputs (ONNX Runtime with librectify.so) as `.npy` files.
     pub save_outputs: Option<PathBuf>,
-}
-
-/// One reference's outcome.
-enum Outcome {
-    Ran(Vec<(String, Array)>),
-    Unavailable(String),
-}
-
-struct Reference {
-    name: &'static str,
-    outcome: Outcome,
+    /// How close outputs must be to `expected` files (None: bit-exact).
+    pub tolerance: Option<Tolerance>,
+    /// Check each rectify node against the built-in op on its own inputs (always done for
+    /// float16 / bfloat16 networks).
+    pub per_node: bool,
+    /// The largest input `verify` generates, in bytes.
+    pub max_input_bytes: u64,
 }
 
 /// Returns whether every decisive comparison matched.
@@ -59,7 +48,9 @@ pub fn verify(opts: &Options) -> Result<bool> {
     let brief = opts.brief;
     let library = runtime::find_library(opts.library.as_deref())?;
     let ort = runtime::find_onnxruntime()?;
-    let original = model::load(&opts.model)?;
+    let source = model::read(&opts.model)?;
+    let source_external = source.external_bytes > 0;
+    let original = source.model;
     let counts = model::activation_counts(&original);
     let (subject, twin) = forms(&original)?;
     say!(brief, "model:   {}", opts.model.display());
@@ -71,17 +62,30 @@ pub fn verify(opts: &Options) -> Result<bool> {
         say!(brief, "input:   {name} {} {:?} ({how}, seed {})", a.ty.name(), a.shape, opts.seed);
     }
 
+    // Both forms go to files (external data beside them when the model had some or is
+    // large), so ONNX Runtime and tract load them by path and resolve their tensors.
+    let scratch = Scratch::new()?;
+    let layout = if source_external || original.compute_size() > model::INLINE_LIMIT {
+        Layout::External
+    } else {
+        Layout::Inline
+    };
+    let subject_path = scratch.0.join("subject.onnx");
+    model::save(&subject, &subject_path, layout)?;
     let env = runtime::ort_environment(&ort.path)?;
-    let subject_bytes = model::to_bytes(&subject)?;
-    let mut session = runtime::ort_session(env, &subject_bytes, Some(&library.path))
+    let mut session = runtime::ort_session_file(env, &subject_path, Some(&library.path))
         .with_context(|| "ONNX Runtime with librectify.so could not load the model")?;
     let outputs = runtime::ort_run(&mut session, &inputs).context("ONNX Runtime with librectify.so failed")?;
     if let Some(dir) = &opts.save_outputs {
         save(dir, &outputs)?;
     }
 
-    let twin_bytes = match &twin {
-        Ok(t) => Ok(model::to_bytes(t)?),
+    let twin_path = match &twin {
+        Ok(t) => {
+            let path = scratch.0.join("twin.onnx");
+            model::save(t, &path, layout)?;
+            Ok(path)
+        }
         Err(reason) => Err(reason.clone()),
     };
     let mut references = Vec::new();
@@ -91,9 +95,9 @@ pub fn verify(opts: &Options) -> Result<bool> {
     }
     references.push(Reference {
         name: "ONNX Runtime, built-in twin",
-        outcome: match &twin_bytes {
-            Ok(bytes) => run(|| {
-                let mut s = runtime::ort_session(env, bytes, None)?;
+        outcome: match &twin_path {
+            Ok(path) => run(|| {
+                let mut s = runtime::ort_session_file(env, path, None)?;
                 runtime::ort_run(&mut s, &inputs)
             }),
             Err(reason) => Outcome::Unavailable(reason.clone()),
@@ -101,24 +105,53 @@ pub fn verify(opts: &Options) -> Result<bool> {
     });
     references.push(Reference {
         name: "tract, built-in twin",
-        outcome: match &twin_bytes {
-            Ok(bytes) => run(|| runtime::tract_run(bytes, &inputs, false)),
+        outcome: match &twin_path {
+            Ok(path) => run(|| runtime::tract_run(path, &inputs, false)),
             Err(reason) => Outcome::Unavailable(reason.clone()),
         },
     });
-    references.push(Reference {
-        name: "tract + rectify",
-        outcome: run(|| runtime::tract_run(&subject_bytes, &inputs, true)),
-    });
-    // Expected outputs decide when given, else ONNX Runtime's twin. tract's own kernels
-    // (convolutions, float16 LeakyRelu) round differently from ONNX Runtime's, so the tract
-    // host decides only for a graph of nothing but activations.
+    references
+        .push(Reference { name: "tract + rectify", outcome: run(|| runtime::tract_run(&subject_path, &inputs, true)) });
+    // A float16 / bfloat16 network's twin runs its built-in stretches in float32 behind
+    // Casts (no float16 CPU PRelu): there each rectify node is checked on its own inputs.
+    let half = half_precision(&subject, &mut runtime::lazy_shapes(&subject));
     let only_activations = counts.values().sum::<usize>() == model::graph(&original).node.len();
+    let node_checks = if opts.per_node || (half && !only_activations) {
+        Some(per_node::check(env, &subject, &library.path, &inputs, &scratch.0, &mut runtime::lazy_shapes(&subject))?)
+    } else {
+        None
+    };
+    // Expected outputs decide when given, else the node checks of a half-precision network,
+    // else ONNX Runtime's twin. tract's own kernels (convolutions, float16 LeakyRelu) round
+    // differently from ONNX Runtime's, so the tract host decides only for a graph of nothing
+    // but activations.
     let ran = |name: &str| references.iter().position(|r| r.name == name && matches!(r.outcome, Outcome::Ran(_)));
-    let decisive = ran("expected (files)")
-        .or_else(|| ran("ONNX Runtime, built-in twin"))
-        .or_else(|| ran("tract + rectify").filter(|_| only_activations));
-    report(&opts.model.display().to_string(), &outputs, &references, decisive, brief)
+    let decisive = match ran("expected (files)") {
+        Some(r) => Decisive::Output(r),
+        None if half
+            && !only_activations
+            && node_checks.as_ref().is_some_and(|c| c.iter().all(|c| c.outcome.is_ok())) =>
+        {
+            Decisive::Nodes
+        }
+        None => ran("ONNX Runtime, built-in twin")
+            .or_else(|| ran("tract + rectify").filter(|_| only_activations))
+            .map_or(Decisive::Nothing, Decisive::Output),
+    };
+    let tolerance = |r: usize| if references[r].name == "expected (files)" { opts.tolerance } else { None };
+    let report = Report { model: opts.model.display().to_string(), references: &references, decisive, brief, half };
+    report.print(&outputs, node_checks.as_deref(), &tolerance)
+}
+
+/// True when a rectify node computes float16 or bfloat16.
+fn half_precision(subject: &ModelProto, shapes: &mut dyn FnMut(&str) -> Option<model::ValueType>) -> bool {
+    let graph = model::graph(subject);
+    graph.node.iter().filter(|n| n.domain == model::RECTIFY).any(|n| {
+        n.input
+            .first()
+            .and_then(|x| model::value_type(graph, x).or_else(|| shapes(x)))
+            .is_some_and(|t| matches!(ElemType::from_onnx(t.elem_type), Some(ElemType::F16 | ElemType::BF16)))
+    })
 }
 
 /// The model ONNX Runtime runs with librectify.so, and its built-in twin (or why none).
@@ -126,7 +159,7 @@ fn forms(original: &ModelProto) -> Result<(ModelProto, Result<ModelProto, String
     let counts = model::activation_counts(original);
     if model::rectify_node_count(original) > 0 {
         let mut twin = original.clone();
-        let twin = convert::convert(&mut twin, Target::Builtin, &mut runtime::lazy_ranks(original))
+        let twin = convert::convert(&mut twin, Target::Builtin, &mut runtime::lazy_shapes(original))
             .map(|_| twin)
             .map_err(|e| format!("no built-in twin: {e}"));
         return Ok((original.clone(), twin));
@@ -135,8 +168,27 @@ fn forms(original: &ModelProto) -> Result<(ModelProto, Result<ModelProto, String
         bail!("the model has no rectify node and no LeakyRelu / PRelu: nothing to verify");
     }
     let mut subject = original.clone();
-    convert::convert(&mut subject, Target::Rectify { all: true }, &mut |_| None)?;
+    convert::convert(&mut subject, Target::Rectify { all: true, fuse_inexact: false }, &mut |_| None)?;
     Ok((subject, Ok(original.clone())))
+}
+
+/// A folder of its own under the system's temporary directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self> {
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("rectify-verify-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn save(dir: &std::path::Path, outputs: &[(String, Array)]) -> Result<()> {
@@ -177,14 +229,22 @@ fn run(f: impl FnOnce() -> Result<Vec<(String, Array)>>) -> Outcome {
     }
 }
 
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or("").trim();
-    if line.len() > 160 { format!("{}...", &line[..line.floor_char_boundary(157)]) } else { line.to_string() }
-}
-
 /// Inputs from files where given, random otherwise (sized by the declared shape and `--dim`).
 fn make_inputs(model: &ModelProto, opts: &Options) -> Result<Vec<(String, Array)>> {
     let specs = model::inputs(model);
+    let named: Vec<&str> = specs
+        .iter()
+        .flat_map(|s| s.dims.iter().flatten())
+        .filter_map(|d| if let Dim::Named(p) = d { Some(p.as_str()) } else { None })
+        .collect();
+    for name in opts.dims.keys() {
+        if !named.contains(&name.as_str()) {
+            let known = if named.is_empty() { "none".to_string() } else { named.join(", ") };
+            bail!(
+                "--dim {name}=...: the model's inputs have no dimension named '{name}' (symbolic dimensions: {known})"
+            );
+        }
+    }
     for (name, _) in &opts.inputs {
         if !specs.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
@@ -250,75 +310,38 @@ fn make_inputs(model: &ModelProto, opts: &Options) -> Result<Vec<(String, Array)
                     ),
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let bytes = shape.iter().try_fold(ty.size() as u64, |n, &d| n.checked_mul(d as u64));
+            match bytes {
+                Some(bytes) if bytes <= opts.max_input_bytes => {}
+                _ => bail!(
+                    "input '{}' of shape {shape:?} ({}) would take {} bytes, over verify's limit of {} bytes \
+                     (--max-input-bytes)",
+                    spec.name,
+                    ty.name(),
+                    bytes.map_or("more than 2^64".to_string(), |b| b.to_string()),
+                    opts.max_input_bytes
+                ),
+            }
             Ok((spec.name.clone(), Array::random(ty, shape, &mut rng)))
         })
         .collect()
 }
 
-fn report(
-    model: &str,
-    outputs: &[(String, Array)],
-    references: &[Reference],
-    decisive: Option<usize>,
-    brief: bool,
-) -> Result<bool> {
-    let (mut ok, mut worst_ulp) = (true, 0);
-    for reference in references {
-        if let Outcome::Unavailable(reason) = &reference.outcome {
-            say!(brief, "{:<28} unavailable: {reason}", reference.name);
-        }
+/// `--dim NAME=N`: N a whole number.
+pub fn parse_dim(arg: &str) -> Result<(String, usize), String> {
+    let (name, value) = arg.split_once('=').ok_or_else(|| format!("expected NAME=N, got '{arg}'"))?;
+    if name.is_empty() {
+        return Err(format!("'{arg}': the dimension has no name"));
     }
-    for (k, (name, out)) in outputs.iter().enumerate() {
-        say!(brief, "\noutput {name}: {} {:?}", out.ty.name(), out.shape);
-        say!(brief, "  {:<28} {:>12} {:>9}  bit-exact", "reference", "max |diff|", "max ULP");
-        for (r, reference) in references.iter().enumerate() {
-            let Outcome::Ran(theirs) = &reference.outcome else { continue };
-            let role = if Some(r) == decisive { "  (decisive)" } else { "" };
-            let Some((_, theirs)) = theirs.get(k) else {
-                say!(brief, "  {:<28} missing output{role}", reference.name);
-                ok &= Some(r) != decisive;
-                continue;
-            };
-            let diff =
-                array::compare(out, theirs).with_context(|| format!("output {name} against {}", reference.name))?;
-            say!(
-                brief,
-                "  {:<28} {:>12} {:>9}  {}{role}",
-                reference.name,
-                format!("{:.3e}", diff.max_abs),
-                diff.max_ulp,
-                verdict(&diff)
-            );
-            if Some(r) == decisive {
-                ok &= diff.matches();
-                worst_ulp = worst_ulp.max(diff.max_ulp);
-            }
-        }
-    }
-    say!(brief, "\n(tract rows other than the decisive one are for information: tract's own kernels, such as");
-    say!(brief, "convolutions and float16 LeakyRelu, may round differently from ONNX Runtime's)");
-    if brief {
-        let verdict = match decisive {
-            Some(r) if ok => format!("PASS        {model}  (bit-exact against {})", references[r].name),
-            Some(r) => format!("FAIL        {model}  ({worst_ulp} ULP from {})", references[r].name),
-            None => format!("UNVERIFIED  {model}  (no reference can run it)"),
-        };
-        println!("{verdict}");
-        return Ok(ok);
-    }
-    match decisive {
-        Some(r) if ok => println!("PASS: every output matches {}", references[r].name),
-        Some(r) => println!("FAIL: outputs differ from {}", references[r].name),
-        None => println!("UNVERIFIED: no reference could decide for this model (see above)"),
-    }
-    Ok(ok)
+    let n = value.parse::<usize>().map_err(|_| format!("'{value}': a dimension's size is a whole number >= 0"))?;
+    Ok((name.to_string(), n))
 }
 
-fn verdict(d: &Diff) -> &'static str {
-    match (d.bit_exact, d.nan_payloads_only) {
-        (true, _) => "yes",
-        (false, true) => "yes (NaN payloads differ)",
-        (false, false) => "no",
+/// `--rtol` / `--atol`: finite and >= 0.
+pub fn parse_tolerance(arg: &str) -> Result<f64, String> {
+    match arg.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{arg}': a tolerance is a finite number >= 0")),
     }
 }
 

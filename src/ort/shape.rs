@@ -103,10 +103,12 @@ fn with_dims(
     api.check(op, "CreateTensorTypeAndShapeInfo", unsafe { (raw.CreateTensorTypeAndShapeInfo)(&mut info) })?;
     // SAFETY: `info` is the valid, owned info just created.
     let shape = unsafe { TypeShape::new(api, info, true) };
-    // SAFETY: `info` is valid; `dims` and `pointers` hold `dims.len()` entries, which ORT copies.
+    // SAFETY: `shape` holds a valid info.
     api.check(op, "SetTensorElementType", unsafe { (raw.SetTensorElementType)(shape.raw(), element_type) })?;
+    // SAFETY: `dims` holds `dims.len()` values, which ORT copies.
     api.check(op, "SetDimensions", unsafe { (raw.SetDimensions)(shape.raw(), dims.as_ptr(), dims.len()) })?;
     let mut pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    // SAFETY: `pointers` holds `dims.len()` NUL-terminated strings that outlive the call; ORT copies them.
     api.check(op, "SetSymbolicDimensions", unsafe {
         (raw.SetSymbolicDimensions)(shape.raw(), pointers.as_mut_ptr(), pointers.len())
     })?;
