@@ -170,6 +170,22 @@ def test_the_reference_equals_onnx_runtime(library, op, attrs, shapes, outputs, 
         assert_same_bits(g, w, feeds, f"{op} {element} {attrs} {name}")
 
 
+def test_an_output_omitted_by_an_empty_name_leaves_later_omitted_inputs_omitted(library):
+    """An omitted output must not be stored under "", the name of every omitted input: the
+    Clip after RRelu has no `min`."""
+    optional = [o["name"] for o in rectify.op_spec("RRelu")["outputs"] if o["optional"]]
+    model = node_model("RRelu", "float", outputs=["Y"] + [""] * len(optional))
+    graph = model.graph
+    graph.node.append(helper.make_node("Clip", ["Y", "", "max"], ["Z"]))
+    graph.initializer.append(numpy_helper.from_array(np.array(1.0, np.float32), "max"))
+    graph.output[0].name = "Z"
+    # Finite values: ONNX Runtime's Clip without `min` clamps -inf to the lowest float, onnx's does not.
+    x = np.random.default_rng(1).uniform(-4, 4, X_SHAPE).astype(np.float32)
+    (want,) = run_onnx_runtime(library, model, "float", {"X": x})
+    (got,) = ronnx.evaluate(model, {"X": x})
+    assert_same_bits(got, want, {"X": x}, "Z")
+
+
 def manifest_params(networks):
     for entry in MANIFEST:
         if (entry["op"] in NETWORKS) == networks:
