@@ -11,8 +11,9 @@
   bit what ONNX Runtime with librectify.so computes (NaN payloads aside), refusing what it
   refuses with its messages; ``evaluate(model, feeds)`` runs one.
 
-Needs the ``onnx`` package (and so ml_dtypes, its dependency, for bfloat16); ``import
-rectify`` does not import this module.
+Needs an ``onnx`` whose ``OpSchema`` takes a Python inference function (added after onnx
+1.16, onnx/onnx#5940; tested with 1.23.2) and ml_dtypes, onnx's dependency, for bfloat16.
+``import rectify`` does not import this module.
 
 Shape inference is Python code: onnx's ``OpSchema.set_type_and_shape_inference_function``
 (the Python binding of the C++ ``TypeAndShapeInferenceFunction``) gives every output of a
@@ -25,15 +26,24 @@ RRelu in training draws its slopes from rectify's Philox stream, a new run per c
 kernel: the reference raises ``NotImplementedError`` for it rather than guess a run.
 """
 
+import atexit
 import functools
 
-import ml_dtypes  # onnx's own dependency: its bfloat16 and that type's finfo
 import numpy as np
+import onnx
 from onnx import AttributeProto, defs, helper, shape_inference
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
 import rectify
+
+if not hasattr(defs.OpSchema, "set_type_and_shape_inference_function"):
+    raise ImportError(
+        f"rectify.onnx needs an onnx whose OpSchema takes a Python shape inference function "
+        f"(set_type_and_shape_inference_function, after onnx 1.16); this is onnx {onnx.__version__}"
+    )
+
+import ml_dtypes  # noqa: E402 - after the check: an old onnx, not its missing dependency, is the news
 
 __all__ = ["register_schemas", "infer_shapes", "reference_ops", "evaluate"]
 
@@ -253,9 +263,6 @@ def _schema_attribute(attr):
 @functools.lru_cache(maxsize=None)
 def _schema(name):
     op = rectify.op_spec(name)
-    missing = [t for t in op["element_types"] if t not in _ROUNDING]
-    if name not in _KERNELS or missing:
-        raise NotImplementedError(f"rectify.onnx has no reference for {name} ({', '.join(missing) or 'the op'})")
     schema = defs.OpSchema(
         name,
         _SPEC["domain"],
@@ -277,8 +284,22 @@ def register_schemas():
     for op in _SPEC["ops"]:
         if not defs.has(op["name"], _OPSET, domain):
             defs.register_schema(_schema(op["name"]))
+            if not _ours:
+                atexit.register(_deregister)
+            _ours.append(op["name"])
         registered.append(defs.get_schema(op["name"], _OPSET, domain))
     return registered
+
+
+_ours = []  # the schemas register_schemas() registered
+
+
+def _deregister():
+    # onnx/onnx#7508: a registered schema whose inference function is Python code can crash
+    # the interpreter's shutdown; dropped here while Python still runs.
+    for name in _ours:
+        defs.deregister_schema(name, _OPSET, _SPEC["domain"])
+    _ours.clear()
 
 
 def infer_shapes(model, **kwargs):
@@ -320,6 +341,10 @@ class _RectifyOp(OpRun):
 
 def reference_ops():
     """OpRun classes of every rectify op, for ``ReferenceEvaluator(..., new_ops=...)``."""
+    for op in _SPEC["ops"]:
+        missing = [t for t in op["element_types"] if t not in _ROUNDING]
+        if op["name"] not in _KERNELS or missing:
+            raise NotImplementedError(f"rectify.onnx has no reference for {op['name']} ({', '.join(missing) or 'the op'})")
     return [
         type(op["name"], (_RectifyOp,), {"op_schema": _schema(op["name"]), "_rectify_op": op})
         for op in _SPEC["ops"]

@@ -20,7 +20,12 @@ from onnx import TensorProto, helper, numpy_helper
 from test_models import MANIFEST, NETWORKS, behind_casts, feeds_for
 
 import rectify
-import rectify.onnx as ronnx
+
+# The release matrix runs this suite with onnx 1.15 and 1.16 too (ONNX Runtime 1.16-1.18).
+if not hasattr(onnx.defs.OpSchema, "set_type_and_shape_inference_function"):
+    pytest.skip(f"onnx {onnx.__version__} takes no Python shape inference: rectify.onnx needs a newer one", allow_module_level=True)
+
+import rectify.onnx as ronnx  # noqa: E402
 
 SPEC = rectify.spec()
 DOMAIN, OPSET = SPEC["domain"], SPEC["opset"]
@@ -464,10 +469,37 @@ def test_register_schemas_is_idempotent_and_builds_every_schema_from_the_spec():
                 assert got.default_value.type == {"float": onnx.AttributeProto.FLOAT, "int": onnx.AttributeProto.INT}[attr["type"]]
 
 
+def test_the_schemas_are_deregistered_at_exit():
+    """While Python still runs (onnx/onnx#7508), and only those rectify.onnx registered."""
+    script = (
+        "import atexit, onnx, rectify.onnx\n"
+        "names = [s.name for s in rectify.onnx.register_schemas()]\n"
+        "rectify.onnx.register_schemas()\n"
+        "atexit._run_exitfuncs()\n"
+        f"print(names, [onnx.defs.has(n, {OPSET}, {DOMAIN!r}) for n in names], onnx.defs.has('Relu'))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == f"{OPS} {[False] * len(OPS)} True", out
+
+
 def test_every_reference_op_is_an_oprun_of_the_domain():
     classes = ronnx.reference_ops()
     assert [c.__name__ for c in classes] == OPS
     assert all(issubclass(c, onnx.reference.op_run.OpRun) and c.op_domain == DOMAIN for c in classes)
+
+
+def test_an_onnx_without_python_shape_inference_is_named_at_import():
+    script = (
+        "import onnx.defs\n"
+        "delattr(onnx.defs.OpSchema, 'set_type_and_shape_inference_function')  # as in onnx 1.16 and older\n"
+        "import rectify.onnx\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode != 0
+    assert "ImportError: rectify.onnx needs an onnx whose OpSchema takes a Python shape inference function" in out.stderr, out.stderr
+    assert f"this is onnx {onnx.__version__}" in out.stderr, out.stderr
 
 
 def test_importing_rectify_imports_no_onnx():
