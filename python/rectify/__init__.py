@@ -5,11 +5,15 @@
 - ``rectify.tf_library_path()``: librectify_tf.so, the TensorFlow ops; ``import rectify.tf``
   loads it and registers the gradients.
 - ``rectify.keras``: ``PReLU`` and ``RReLU`` layers.
+- ``rectify.onnx`` (needs the ``onnx`` package): ``register_schemas()``, so that onnx's checker
+  and shape inference (``rectify.onnx.infer_shapes``) understand rectify nodes, and
+  ``reference_ops()``, numpy kernels for ``onnx.reference.ReferenceEvaluator`` that give
+  librectify.so's results bit for bit.
 - ``rectify.spec()``: the op registry (``rectify info --json``): the ops, their inputs,
   outputs, attributes with types and defaults (ONNX's and TensorFlow's), element types and
   hosts. ``rectify.tf`` and ``rectify.keras`` take their names and defaults from it.
 
-Importing ``rectify`` itself loads neither TensorFlow nor ONNX Runtime.
+Importing ``rectify`` itself loads neither TensorFlow, ONNX Runtime nor onnx.
 """
 
 import functools

@@ -43,7 +43,7 @@ def test_the_wheel_holds_the_package_and_both_libraries_only(unpacked, wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     package = {n for n in names if not n.startswith("rectify-")}
-    assert package == {"rectify/__init__.py", "rectify/keras.py", "rectify/tf.py", "rectify/spec.json", *LIBRARIES}, package
+    assert package == {"rectify/__init__.py", "rectify/keras.py", "rectify/onnx.py", "rectify/tf.py", "rectify/spec.json", *LIBRARIES}, package
     meta = next(n for n in names if n.endswith(".dist-info/WHEEL"))
     text = (unpacked / meta).read_text()
     assert "Root-Is-Purelib: false" in text and "Tag: py3-none-manylinux_2_17_x86_64" in text, text
@@ -96,7 +96,7 @@ def test_installs_and_imports_in_a_fresh_venv_without_rust(wheel, tmp_path):
     out = run([venv / "bin/python", "-c", check], env=env, cwd=tmp_path)
     # help(rectify) lists what pkgutil finds: the modules, never the libraries.
     # ... and the registry (spec.json) is shipped with the package.
-    assert out.splitlines() == ["True True", "['keras', 'tf']", "0.01 0.2"], out
+    assert out.splitlines() == ["True True", "['keras', 'onnx', 'tf']", "0.01 0.2"], out
     missing = subprocess.run([venv / "bin/python", "-c", "import rectify.tf"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert missing.returncode != 0 and "No module named 'tensorflow'" in missing.stderr, missing.stderr
 
