@@ -14,7 +14,7 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -149,6 +149,18 @@ check-models: venv
 models: venv
 	$(PY) models/generate.py
 
+# tests/fixtures/tf2onnx: Keras 3 / TensorFlow models exported by tf2onnx, with TensorFlow's
+# outputs (committed; its venv cached under $(RECTIFY_CACHE)/venvs/tf2onnx).
+TF2ONNX_VENV := $(RECTIFY_CACHE)/venvs/tf2onnx
+$(TF2ONNX_VENV)/.installed: tests/fixtures/requirements-tf2onnx.txt
+	rm -rf $(TF2ONNX_VENV)
+	$(PYTHON) -m venv $(TF2ONNX_VENV)
+	$(TF2ONNX_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
+
+fixtures: $(TF2ONNX_VENV)/.installed
+	$(TF2ONNX_VENV)/bin/python tests/fixtures/export_tf2onnx.py
+
 # Model-level and kernel benchmarks; ort_chains writes docs/BENCHMARKS.md and docs/benchmarks.svg.
 bench: venv-test build
 	$(RUN) cargo bench --bench ort_chains -- --write
@@ -165,9 +177,11 @@ FUZZ_SECONDS ?= 600
 ASAN_TARGET := x86_64-unknown-linux-gnu
 ASAN_FLAGS := -Zsanitizer=address -Clink-arg=-Wl,--export-dynamic
 
+# The convert target starts from every committed model (fuzz/corpus/convert is its own).
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && for t in slope_plan kernels; do \
+	mkdir -p fuzz/corpus/convert && cp models/*.onnx tests/fixtures/tf2onnx/*.onnx fuzz/corpus/convert/
+	cd fuzz && for t in slope_plan kernels convert; do \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; done
 
 # The Rust tests under AddressSanitizer, with an instrumented librectify.so loaded into

@@ -90,6 +90,10 @@ impl Array {
         self.bytes.len() / self.ty.size()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// Element `i`'s raw bits, zero-extended.
     pub fn bits(&self, i: usize) -> u64 {
         let size = self.ty.size();

@@ -61,6 +61,16 @@ pub fn convert(model: &mut ModelProto, target: Target, shapes: Shapes<'_>) -> Re
     Ok(changes)
 }
 
+/// `convert` on a serialized model, without shape inference: parse, convert, serialize and
+/// parse back (what the fuzz targets drive).
+pub fn convert_bytes(bytes: &[u8], target: Target) -> Result<Vec<u8>> {
+    let mut model = model::parse(bytes, "the input")?;
+    convert(&mut model, target, &mut |_| None)?;
+    let out = model::to_bytes(&model)?;
+    model::parse(&out, "the converted model")?;
+    Ok(out)
+}
+
 fn to_builtin(graph: &mut GraphProto, shapes: Shapes<'_>) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     let mut i = 0;
@@ -117,7 +127,10 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes
     node.domain.clear();
     node.attribute.retain(|a| a.name != "axis");
     let Some(axis) = axis else { return Ok(("rectify::PRelu -> PRelu".into(), 0)) };
-    let (x, slope) = (node.input[0].clone(), node.input[1].clone());
+    let [x, slope] = [0, 1].map(|i| node.input.get(i).cloned().unwrap_or_default());
+    if x.is_empty() || slope.is_empty() {
+        bail!("node {label}: PRelu takes inputs X and slope, got {:?}", node.input);
+    }
     let Some(rank) =
         value_shape(graph, &x).and_then(|(_, rank)| rank).or_else(|| shapes(&x).and_then(|t| t.dims).map(|d| d.len()))
     else {
@@ -186,8 +199,11 @@ fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool, shapes: S
             continue;
         }
         let label = node_label(node);
-        let elem_type =
-            value_shape(graph, &node.input[0]).map(|(t, _)| t).or_else(|| shapes(&node.input[0]).map(|t| t.elem_type));
+        let Some(x) = node.input.first() else {
+            changes.push(Change { node: label, rewritten: false, detail: "the node has no input".into() });
+            continue;
+        };
+        let elem_type = value_shape(graph, x).map(|(t, _)| t).or_else(|| shapes(x).map(|t| t.elem_type));
         let skip = |detail: String| Change { node: label.clone(), rewritten: false, detail };
         if let Some(t) = elem_type.filter(|t| !RECTIFY_TYPES.contains(t)) {
             changes.push(skip(format!("element type {t} is not one rectify computes")));
@@ -232,7 +248,7 @@ fn declare_outputs(graph: &mut GraphProto, shapes: Shapes<'_>) {
 /// ONNX Runtime's ConvActivationFusion: a float LeakyRelu that is the only consumer of a
 /// Conv's output (which is not a graph output) becomes part of a FusedConv on CPU.
 fn fused_into_conv(graph: &GraphProto, index: usize, elem_type: Option<i32>) -> bool {
-    let x = &graph.node[index].input[0];
+    let Some(x) = graph.node[index].input.first() else { return false };
     let from_conv =
         graph.node.iter().any(|n| is_standard(&n.domain) && n.op_type == "Conv" && n.output.first() == Some(x));
     let consumers: usize = graph.node.iter().map(|n| n.input.iter().filter(|i| *i == x).count()).sum();
@@ -264,7 +280,7 @@ pub fn opset_warning(model: &ModelProto) -> Option<String> {
     let bf16 = graph.node.iter().any(|n| {
         is_standard(&n.domain)
             && (n.op_type == "LeakyRelu" || n.op_type == "PRelu")
-            && value_shape(graph, &n.input[0]).is_some_and(|(t, _)| t == BFLOAT16)
+            && n.input.first().and_then(|x| value_shape(graph, x)).is_some_and(|(t, _)| t == BFLOAT16)
     });
     (bf16 && version < 16).then(|| {
         format!("warning: bfloat16 LeakyRelu/PRelu need standard opset >= 16; the model imports opset {version}")

@@ -25,6 +25,9 @@ struct Constant {
     elem_type: i32,
     dims: Vec<i64>,
     values: Vec<f64>,
+    /// One value that reached this type through a Cast / CastLike from float32: that
+    /// float32, as ONNX Runtime's own LeakyRelu takes its alpha (never rounded to float16).
+    uncast: Option<f32>,
 }
 
 /// A match: the nodes it replaces (the last one is the result), X and the slope.
@@ -37,10 +40,11 @@ struct Found {
     inexact: bool,
 }
 
-/// Where the slope comes from: a value of the graph, or the negation of one.
+/// Where the slope comes from: a value of the graph, or constant values computed from one
+/// (negated, transposed; written as a new initializer named after `hint`).
 enum Slope {
     Value(String, Constant),
-    Negated(String, Constant),
+    Folded { hint: String, values: Constant },
     Alpha(f64),
 }
 
@@ -63,32 +67,32 @@ pub fn fuse(graph: &mut GraphProto, inexact: bool, shapes: Shapes<'_>) -> Vec<Ch
 
 fn find(graph: &GraphProto, root: usize, inexact: bool) -> Option<Found> {
     let node = &graph.node[root];
-    if !is_standard(&node.domain) || node.input.len() < 2 {
+    if !is_standard(&node.domain) || node.output.len() != 1 || arity(&node.op_type) != Some(node.input.len()) {
         return None;
     }
     let g = Graph(graph);
-    match (node.op_type.as_str(), node.input.len()) {
-        ("Where", 3) => {
+    match node.op_type.as_str() {
+        "Where" => {
             let (cond, a, b) = (&node.input[0], &node.input[1], &node.input[2]);
-            let c = g.producer(cond)?;
-            let (x, mul) = match graph.node[c].op_type.as_str() {
-                "Less" if g.is_zero(&graph.node[c].input[1]) => (&graph.node[c].input[0], a),
-                "Greater" if g.is_zero(&graph.node[c].input[1]) => (&graph.node[c].input[0], b),
-                _ => return None,
-            };
+            let (c, compare) = g.node(cond, "Less").or_else(|| g.node(cond, "Greater"))?;
+            if !g.is_zero(&compare.input[1]) {
+                return None;
+            }
+            let x = &compare.input[0];
+            let mul = if compare.op_type == "Less" { a } else { b };
             let other = if mul == a { b } else { a };
             if other != x {
                 return None;
             }
             let (m, slope) = g.mul_by_constant(mul, x)?;
-            let form = if graph.node[c].op_type == "Less" {
+            let form = if compare.op_type == "Less" {
                 "Where(Less(X, 0), Mul(X, s), X)"
             } else {
                 "Where(Greater(X, 0), X, Mul(X, s))"
             };
             Some(Found { nodes: vec![c, m, root], x: x.clone(), slope, form, inexact: false })
         }
-        ("Max", 2) => {
+        "Max" => {
             let (x, mul) = [(&node.input[0], &node.input[1]), (&node.input[1], &node.input[0])]
                 .into_iter()
                 .find(|(x, mul)| g.mul_by_constant(mul, x).is_some())?;
@@ -105,7 +109,7 @@ fn find(graph: &GraphProto, root: usize, inexact: bool) -> Option<Found> {
                 inexact: false,
             })
         }
-        ("Add" | "Sub", 2) => g.relu_pair(root).or_else(|| if inexact { g.branch_free(root) } else { None }),
+        "Add" | "Sub" => g.relu_pair(root).or_else(|| if inexact { g.branch_free(root) } else { None }),
         _ => None,
     }
 }
@@ -136,7 +140,7 @@ fn accept(graph: &GraphProto, found: Found, shapes: Shapes<'_>) -> Option<Found>
         }
     };
     match &found.slope {
-        Slope::Value(_, c) | Slope::Negated(_, c) if !fits(c) => None,
+        Slope::Value(_, c) | Slope::Folded { values: c, .. } if !fits(c) => None,
         _ => Some(found),
     }
 }
@@ -145,14 +149,15 @@ fn rewrite(graph: &mut GraphProto, found: Found) -> Change {
     let labels: Vec<String> = found.nodes.iter().map(|&n| node_label(&graph.node[n])).collect();
     let root = *found.nodes.last().expect("a match has a result node");
     // rectify's LeakyRelu and PRelu share the rule `x < 0 ? s * x : x`; a one-value slope
-    // that a float32 alpha holds exactly becomes LeakyRelu.
+    // that a float32 alpha holds exactly becomes LeakyRelu, with the float32 it was cast
+    // from if any (ONNX's LeakyRelu body casts alpha to X's type; ONNX Runtime's kernel, and
+    // its optimizer on the body, multiply by the float32 alpha).
     let (op, slope_input, alpha, slope_text) = match &found.slope {
         Slope::Alpha(a) => ("LeakyRelu", None, Some(*a as f32), String::new()),
-        Slope::Value(_, c) | Slope::Negated(_, c) => {
-            let negated = matches!(found.slope, Slope::Negated(..));
-            let v = c.values.first().map(|&v| if negated { -v } else { v });
-            match v.filter(|&v| c.values.len() == 1 && f64::from(v as f32) == v) {
-                Some(v) => ("LeakyRelu", None, Some(v as f32), String::new()),
+        Slope::Value(_, c) | Slope::Folded { values: c, .. } => {
+            let one = c.values.first().copied().filter(|&v| c.values.len() == 1 && f64::from(v as f32) == v);
+            match one.map(|v| c.uncast.unwrap_or(v as f32)) {
+                Some(v) => ("LeakyRelu", None, Some(v), String::new()),
                 None => ("PRelu", Some(slope_value(graph, &found.slope)), None, format!(", slope {:?}", c.dims)),
             }
         }
@@ -188,19 +193,17 @@ fn rewrite(graph: &mut GraphProto, found: Found) -> Change {
 /// The slope as a graph value: the initializer the pattern used, else a new initializer
 /// holding the constant's values (folded through Constant, Cast, CastLike and Neg).
 fn slope_value(graph: &mut GraphProto, slope: &Slope) -> String {
-    let (name, c, sign) = match slope {
-        Slope::Value(name, c) => (name, c, 1.0),
-        Slope::Negated(name, c) => (name, c, -1.0),
+    let (hint, c) = match slope {
+        Slope::Value(name, _) if graph.initializer.iter().any(|t| &t.name == name) => return name.clone(),
+        Slope::Value(name, c) => (format!("{name}_folded"), c),
+        Slope::Folded { hint, values } => (hint.clone(), values),
         Slope::Alpha(_) => unreachable!("an alpha is an attribute"),
     };
-    if sign > 0.0 && graph.initializer.iter().any(|t| &t.name == name) {
-        return name.clone();
-    }
     let mut t = TensorProto::new();
-    t.name = unique_name(graph, &format!("{name}{}", if sign < 0.0 { "_negated" } else { "_folded" }));
+    t.name = unique_name(graph, &hint);
     t.data_type = c.elem_type;
     t.dims = c.dims.clone();
-    t.raw_data = c.values.iter().flat_map(|&v| encode(c.elem_type, sign * v)).collect();
+    t.raw_data = c.values.iter().flat_map(|&v| encode(c.elem_type, v)).collect();
     let name = t.name.clone();
     graph.initializer.push(t);
     name
@@ -241,10 +244,12 @@ impl<'a> Graph<'a> {
         self.0.node.iter().position(|n| n.output.iter().any(|o| o == value))
     }
 
+    /// The node that produces `value`, when it is a standard `op` with the inputs that op
+    /// takes (a malformed node matches nothing).
     fn node(self, value: &str, op: &str) -> Option<(usize, &'a NodeProto)> {
         let i = self.producer(value)?;
         let n = &self.0.node[i];
-        (is_standard(&n.domain) && n.op_type == op).then_some((i, n))
+        (is_standard(&n.domain) && n.op_type == op && arity(op) == Some(n.input.len())).then_some((i, n))
     }
 
     /// How many node inputs read `value`, subgraphs included (they can name outer values).
@@ -277,7 +282,7 @@ impl<'a> Graph<'a> {
         }
         let i = self.producer(value)?;
         let n = &self.0.node[i];
-        if !is_standard(&n.domain) {
+        if !is_standard(&n.domain) || arity(&n.op_type) != Some(n.input.len()) {
             return None;
         }
         match n.op_type.as_str() {
@@ -286,11 +291,11 @@ impl<'a> Graph<'a> {
                     return decode(t);
                 }
                 let f = attr(n, "value_float")?;
-                Some(Constant { elem_type: 1, dims: vec![], values: vec![f64::from(f.f)] })
+                Some(Constant { elem_type: 1, dims: vec![], values: vec![f64::from(f.f)], uncast: None })
             }
             "Neg" => {
                 let c = self.constant(&n.input[0])?;
-                Some(Constant { values: c.values.iter().map(|v| -v).collect(), ..c })
+                Some(Constant { values: c.values.iter().map(|v| -v).collect(), uncast: c.uncast.map(|v| -v), ..c })
             }
             "Cast" => {
                 let to = attr(n, "to")?.i as i32;
@@ -320,7 +325,9 @@ impl<'a> Graph<'a> {
         Some((m, Slope::Value(s.clone(), self.constant(s)?)))
     }
 
-    /// `Add(Relu(X), Mul(m, Relu(Neg(X))))` (slope -m) or `Sub(Relu(X), Mul(s, Relu(Neg(X))))`.
+    /// `Add(Relu(X), Mul(m, Relu(Neg(X))))` (slope -m) or `Sub(Relu(X), Mul(s, Relu(Neg(X))))`,
+    /// the Mul also in a transposed layout (`Transpose_q(Mul(Transpose_p(...), m))` with q
+    /// undoing p: tf2onnx's NHWC slopes), whose slope is transposed back.
     fn relu_pair(self, root: usize) -> Option<Found> {
         let node = &self.0.node[root];
         let add = node.op_type == "Add";
@@ -328,24 +335,58 @@ impl<'a> Graph<'a> {
         pairs.iter().find_map(|&(p, n)| {
             let (relu, relu_node) = self.node(&node.input[p], "Relu")?;
             let x = &relu_node.input[0];
-            let (mul, mul_node) = self.node(&node.input[n], "Mul")?;
-            let ((relu_neg, neg), m) = [(0, 1), (1, 0)].into_iter().find_map(|(k, m)| {
-                let (r, r_node) = self.node(&mul_node.input[k], "Relu")?;
+            let mut nodes = vec![relu];
+            let back = self.node(&node.input[n], "Transpose");
+            let product = back.map_or(&node.input[n], |(_, t)| &t.input[0]);
+            let (mul, mul_node) = self.node(product, "Mul")?;
+            let ((relu_neg, neg, forward), m) = [(0, 1), (1, 0)].into_iter().find_map(|(k, m)| {
+                let forward = self.node(&mul_node.input[k], "Transpose");
+                let value = forward.map_or(&mul_node.input[k], |(_, t)| &t.input[0]);
+                let (r, r_node) = self.node(value, "Relu")?;
                 let (neg, neg_node) = self.node(&r_node.input[0], "Neg")?;
-                (neg_node.input[0] == *x).then_some(((r, neg), m))
+                (neg_node.input[0] == *x).then_some(((r, neg, forward), m))
             })?;
+            nodes.extend([neg, relu_neg]);
             let s = &mul_node.input[m];
             // The Mul's factor: s itself (Sub), or -s: a Neg node to look through, or a
             // folded constant to negate (Add).
-            let slope = if !add {
-                Slope::Value(s.clone(), self.constant(s)?)
+            let (name, mut c, negate) = if !add {
+                (s.clone(), self.constant(s)?, false)
             } else if let Some((_, neg)) = self.node(s, "Neg") {
-                Slope::Value(neg.input[0].clone(), self.constant(&neg.input[0])?)
+                (neg.input[0].clone(), self.constant(&neg.input[0])?, false)
             } else {
-                Slope::Negated(s.clone(), self.constant(s)?)
+                (s.clone(), self.constant(s)?, true)
             };
-            let form = if add { "Add(Relu(X), Mul(-s, Relu(Neg(X))))" } else { "Sub(Relu(X), Mul(s, Relu(Neg(X))))" };
-            Some(Found { nodes: vec![relu, neg, relu_neg, mul, root], x: x.clone(), slope, form, inexact: false })
+            let mut changed = negate;
+            if negate {
+                c.values.iter_mut().for_each(|v| *v = -*v);
+                c.uncast = c.uncast.map(|v| -v);
+            }
+            match (forward, back) {
+                (None, None) => {}
+                (Some((f, fwd)), Some((b, bwd))) => {
+                    let (p, q) = (perm(fwd)?, perm(bwd)?);
+                    if p.len() != q.len() || (0..p.len()).any(|i| p[q[i]] != i) {
+                        return None;
+                    }
+                    c = transposed(&c, &q)?;
+                    changed = true;
+                    nodes.extend([f, b]);
+                }
+                _ => return None,
+            }
+            nodes.extend([mul, root]);
+            let slope = if changed {
+                Slope::Folded { hint: format!("{name}_slope"), values: c }
+            } else {
+                Slope::Value(name, c)
+            };
+            let form = match (add, back.is_some()) {
+                (true, false) => "Add(Relu(X), Mul(-s, Relu(Neg(X))))",
+                (true, true) => "Add(Relu(X), Transpose(Mul(-s, Transpose(Relu(Neg(X))))))",
+                (false, _) => "Sub(Relu(X), Mul(s, Relu(Neg(X))))",
+            };
+            Some(Found { nodes, x: x.clone(), slope, form, inexact: false })
         })
     }
 
@@ -387,7 +428,49 @@ fn decode(t: &TensorProto) -> Option<Constant> {
         return None;
     }
     let values = (0..a.len()).map(|i| a.value(i)).collect();
-    Some(Constant { elem_type: t.data_type, dims: t.dims.clone(), values })
+    Some(Constant { elem_type: t.data_type, dims: t.dims.clone(), values, uncast: None })
+}
+
+/// How many inputs each op the patterns use takes.
+fn arity(op: &str) -> Option<usize> {
+    Some(match op {
+        "Constant" => 0,
+        "Relu" | "Neg" | "Abs" | "Transpose" | "Cast" => 1,
+        "Less" | "Greater" | "Mul" | "Max" | "Add" | "Sub" | "CastLike" => 2,
+        "Where" => 3,
+        _ => return None,
+    })
+}
+
+/// A Transpose node's permutation.
+fn perm(node: &NodeProto) -> Option<Vec<usize>> {
+    attr(node, "perm")?.ints.iter().map(|&i| usize::try_from(i).ok()).collect()
+}
+
+/// `c` broadcast to rank `perm.len()` (leading 1s), then transposed: dimension i of the
+/// result is dimension `perm[i]` of the padded constant.
+fn transposed(c: &Constant, perm: &[usize]) -> Option<Constant> {
+    let rank = perm.len();
+    if c.dims.len() > rank || perm.iter().any(|&p| p >= rank) {
+        return None;
+    }
+    let mut dims = vec![1i64; rank - c.dims.len()];
+    dims.extend(&c.dims);
+    let strides: Vec<i64> = (0..rank).map(|i| dims[i + 1..].iter().product()).collect();
+    let out_dims: Vec<i64> = perm.iter().map(|&p| dims[p]).collect();
+    let count: i64 = out_dims.iter().product();
+    let values = (0..count)
+        .map(|mut flat| {
+            let mut source = 0;
+            for i in (0..rank).rev() {
+                let index = flat % out_dims[i];
+                flat /= out_dims[i];
+                source += index * strides[perm[i]];
+            }
+            c.values[source as usize]
+        })
+        .collect();
+    Some(Constant { elem_type: c.elem_type, dims: out_dims, values, uncast: c.uncast })
 }
 
 /// A constant cast to another float type, each value rounded as the Cast would.
@@ -404,5 +487,9 @@ fn cast(c: Constant, to: i32) -> Option<Constant> {
     if !matches!(to, 1 | 10 | 11 | 16) {
         return None;
     }
-    Some(Constant { elem_type: to, values: c.values.iter().map(|&v| round(v)).collect(), dims: c.dims })
+    let uncast = match (c.elem_type, c.values.as_slice()) {
+        (1, &[v]) => Some(v as f32),
+        _ => c.uncast,
+    };
+    Some(Constant { elem_type: to, values: c.values.iter().map(|&v| round(v)).collect(), dims: c.dims, uncast })
 }

@@ -1,28 +1,6 @@
 //! `rectify`: verify, convert and describe ONNX models that use rectify's ops.
 
-/// Prints unless `$brief` (`verify --brief`: one line per model).
-macro_rules! say {
-    ($brief:expr, $($arg:tt)*) => {
-        if !$brief {
-            println!($($arg)*);
-        }
-    };
-}
-
-mod array;
-mod convert;
-mod external;
-mod fuse;
-mod info;
-mod model;
-mod npy;
-mod per_node;
-mod report;
-mod runtime;
-mod spec;
-mod tensor_file;
-mod triton;
-mod verify;
+use rectify_cli::{array, convert, info, model, runtime, spec, triton, verify};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -40,12 +40,7 @@ pub fn load(path: &Path) -> Result<ModelProto> {
 
 pub fn read(path: &Path) -> Result<Source> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    check_top_level_fields(&bytes).with_context(|| format!("{} is not an ONNX model", path.display()))?;
-    let mut model =
-        ModelProto::parse_from_bytes(&bytes).with_context(|| format!("{} is not an ONNX model", path.display()))?;
-    if model.graph.is_none() {
-        bail!("{} is not an ONNX model: it has no graph", path.display());
-    }
+    let mut model = parse(&bytes, &path.display().to_string())?;
     let dir = folder(path);
     let external_files = external::files(&mut model, dir)?;
     let external_bytes =
@@ -84,6 +79,16 @@ fn check_top_level_fields(bytes: &[u8]) -> Result<()> {
         at = end as usize;
     }
     Ok(())
+}
+
+/// A serialized model (`what` names it in errors), its external data not yet read.
+pub fn parse(bytes: &[u8], what: &str) -> Result<ModelProto> {
+    check_top_level_fields(bytes).with_context(|| format!("{what} is not an ONNX model"))?;
+    let model = ModelProto::parse_from_bytes(bytes).with_context(|| format!("{what} is not an ONNX model"))?;
+    if model.graph.is_none() {
+        bail!("{what} is not an ONNX model: it has no graph");
+    }
+    Ok(model)
 }
 
 pub fn to_bytes(model: &ModelProto) -> Result<Vec<u8>> {

@@ -1,0 +1,46 @@
+"""Models written by tf2onnx from Keras 3 and TensorFlow (tests/fixtures/tf2onnx, made by
+`make fixtures`): convert fuses their decomposed activations, the converted model gives the
+exported one's bits in ONNX Runtime (zero signs aside, docs/conversion.md), and verify
+passes against TensorFlow's own outputs within a tolerance."""
+
+import pathlib
+
+import pytest
+from conftest import np, onnx, run
+from test_fusion import zero_signs_only
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures/tf2onnx"
+CASES = {
+    # name: (extra convert flags, the ops after conversion)
+    "keras_prelu_shared_hw": ([], ["Transpose", "Conv", "rectify::PRelu", "Conv", "rectify::PRelu", "Transpose"]),
+    "keras_prelu_full": ([], ["Transpose", "Conv", "rectify::PRelu", "Conv", "rectify::PRelu", "Transpose"]),
+    "tf_branch_free_leaky_relu": (["--fuse-inexact"], ["rectify::LeakyRelu"]),
+    "tf_max_leaky_relu": ([], ["rectify::LeakyRelu"]),
+}
+
+
+def ops(m):
+    return [f"rectify::{n.op_type}" if n.domain == "rectify" else n.op_type for n in m.graph.node]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_exported_models_convert_and_verify_against_tensorflow(cli, tmp_path, name):
+    flags, want_ops = CASES[name]
+    model = FIXTURES / f"{name}.onnx"
+    converted = tmp_path / f"{name}.rectify.onnx"
+    _, out = cli("convert", "--to", "rectify", "--all", *flags, model, converted)
+    assert ops(onnx.load(converted)) == want_ops, out
+    x = np.load(FIXTURES / f"{name}.input.npy")
+    exported, ours = run(model, {"x": x})[0], run(converted, {"x": x}, plugin=True)[0]
+    if name == "tf_branch_free_leaky_relu":
+        # The formula is not exact: the fused LeakyRelu is, a few ULP from it.
+        assert np.allclose(ours, exported, rtol=1e-6, atol=0) and not np.array_equal(ours, exported)
+    else:
+        diff = (ours.view(np.uint32) != exported.view(np.uint32)) & ~(np.isnan(ours) & np.isnan(exported))
+        assert not (diff & ~zero_signs_only(exported, ours)).any()
+    inputs = ["--input", f"x={FIXTURES / f'{name}.input.npy'}"]
+    expected = ["--expected", f"{onnx.load(model).graph.output[0].name}={FIXTURES / f'{name}.tf.npy'}"]
+    status, text = cli("verify", converted, *inputs, *expected, check=False)
+    assert status in (0, 1), text  # TensorFlow's convolutions round their own way...
+    _, text = cli("verify", converted, *inputs, *expected, "--rtol", "1e-5", "--atol", "1e-5")
+    assert "PASS: every output matches expected (files)" in text, text  # ...within 1e-5
