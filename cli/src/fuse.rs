@@ -180,13 +180,20 @@ fn rewrite(graph: &mut GraphProto, found: Found) -> Change {
         detail.push_str(": the exact LeakyRelu the formula approximates (the formula is up to 79 ULP off)");
     }
     let label = node_label(&node);
+    let mut read: Vec<String> = found.nodes.iter().flat_map(|&n| graph.node[n].input.clone()).collect();
     graph.node[root] = node;
     let mut gone = found.nodes[..found.nodes.len() - 1].to_vec();
     gone.sort_unstable();
     for n in gone.into_iter().rev() {
         graph.node.remove(n);
     }
-    remove_dead_constants(graph);
+    read.extend(remove_dead_constants(graph));
+    // Initializers only the replaced nodes read (ONNX Runtime warns about each unused one).
+    let unused = |g: &GraphProto, name: &str| {
+        Graph(g).uses(name) == 0 && !g.input.iter().chain(&g.output).any(|v| v.name == name)
+    };
+    let dead: Vec<String> = read.into_iter().filter(|name| unused(graph, name)).collect();
+    graph.initializer.retain(|t| !dead.contains(&t.name));
     Change { node: label, rewritten: true, detail }
 }
 
@@ -209,8 +216,10 @@ fn slope_value(graph: &mut GraphProto, slope: &Slope) -> String {
     name
 }
 
-/// Constant producers (Constant, Cast, CastLike, Neg of constants) left without users.
-fn remove_dead_constants(graph: &mut GraphProto) {
+/// Constant producers (Constant, Cast, CastLike, Neg of constants) left without users;
+/// returns what the removed nodes read.
+fn remove_dead_constants(graph: &mut GraphProto) -> Vec<String> {
+    let mut read = Vec::new();
     loop {
         let g = Graph(graph);
         let dead = graph.node.iter().position(|n| {
@@ -220,8 +229,8 @@ fn remove_dead_constants(graph: &mut GraphProto) {
                         && n.input.first().is_some_and(|i| g.constant(i).is_some()))
                 && n.output.iter().all(|o| g.uses(o) == 0 && !graph.output.iter().any(|v| &v.name == o))
         });
-        let Some(dead) = dead else { return };
-        graph.node.remove(dead);
+        let Some(dead) = dead else { return read };
+        read.extend(graph.node.remove(dead).input);
     }
 }
 

@@ -5,6 +5,7 @@ errors. The binary is cargo's debug build (`make cli`), the library the release 
 import os
 import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -46,6 +47,27 @@ def run(model, feeds, plugin=False):
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"]).run(None, feeds)
 
 
+WARNINGS_SCRIPT = """
+import sys, numpy as np, onnxruntime as ort
+ort.set_default_logger_severity(1)
+so = ort.SessionOptions()
+so.log_severity_level = 1
+if sys.argv[2]:
+    so.register_custom_ops_library(sys.argv[2])
+s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+s.run(None, {s.get_inputs()[0].name: np.load(sys.argv[3])})
+"""
+
+
+def ort_warnings(model, x_file, plugin=False):
+    """The warnings ONNX Runtime logs loading `model` (a path) and running it once on the
+    array in `x_file`, in a process of its own (its logger writes to stderr)."""
+    args = [sys.executable, "-c", WARNINGS_SCRIPT, str(model), str(LIBRARY) if plugin else "", str(x_file)]
+    run = subprocess.run(args, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return [line for line in run.stderr.splitlines() if " [W:onnxruntime" in line]
+
+
 def specials(dtype, shape, seed=0):
     """Random values of `shape` with ±0, ±inf, NaN, subnormals and large values mixed in."""
     rng = np.random.default_rng(seed)
@@ -65,4 +87,4 @@ def cli():
     return rectify
 
 
-__all__ = ["rectify", "graph_model", "run", "specials", "TensorProto", "helper", "numpy_helper", "onnx", "np"]
+__all__ = ["rectify", "graph_model", "run", "ort_warnings", "specials", "TensorProto", "helper", "numpy_helper", "onnx", "np"]

@@ -6,7 +6,7 @@ passes against TensorFlow's own outputs within a tolerance."""
 import pathlib
 
 import pytest
-from conftest import np, onnx, run
+from conftest import np, onnx, ort_warnings, run
 from test_fusion import zero_signs_only
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures/tf2onnx"
@@ -38,6 +38,9 @@ def test_exported_models_convert_and_verify_against_tensorflow(cli, tmp_path, na
     else:
         diff = (ours.view(np.uint32) != exported.view(np.uint32)) & ~(np.isnan(ours) & np.isnan(exported))
         assert not (diff & ~zero_signs_only(exported, ours)).any()
+    # As the exported model, the converted one loads and runs without a single warning.
+    assert ort_warnings(model, FIXTURES / f"{name}.input.npy") == []
+    assert ort_warnings(converted, FIXTURES / f"{name}.input.npy", plugin=True) == []
     inputs = ["--input", f"x={FIXTURES / f'{name}.input.npy'}"]
     expected = ["--expected", f"{onnx.load(model).graph.output[0].name}={FIXTURES / f'{name}.tf.npy'}"]
     status, text = cli("verify", converted, *inputs, *expected, check=False)

@@ -88,6 +88,8 @@ def test_each_decomposed_form_fuses_and_keeps_the_bits(cli, tmp_path, form, dtyp
     # A one-value slope that a float32 alpha holds exactly (not double's own 0.2; a float32 constant cast to double is) is LeakyRelu.
     leaky = slope == "scalar" and (dtype != np.float64 or style == "castlike")
     assert ops == [("rectify", "LeakyRelu" if leaky else "PRelu")], (ops, out)
+    used = {i for n in fused.graph.node for i in n.input}
+    assert all(t.name in used for t in fused.graph.initializer), "an initializer left without users"
     x = specials(dtype, SHAPE)
     want = run(m, {"X": x})[0]
     got = run(fused, {"X": x}, plugin=True)[0]
