@@ -149,8 +149,9 @@ check-models: venv
 models: venv
 	$(PY) models/generate.py
 
-# tests/fixtures/tf2onnx: Keras 3 / TensorFlow models exported by tf2onnx, with TensorFlow's
-# outputs (committed; its venv cached under $(RECTIFY_CACHE)/venvs/tf2onnx).
+# tests/fixtures: models exported by tf2onnx (Keras 3, TensorFlow) and by PyTorch's exporters,
+# with the frameworks' outputs (committed; each exporter's venv cached under
+# $(RECTIFY_CACHE)/venvs).
 TF2ONNX_VENV := $(RECTIFY_CACHE)/venvs/tf2onnx
 $(TF2ONNX_VENV)/.installed: tests/fixtures/requirements-tf2onnx.txt
 	rm -rf $(TF2ONNX_VENV)
@@ -158,8 +159,16 @@ $(TF2ONNX_VENV)/.installed: tests/fixtures/requirements-tf2onnx.txt
 	$(TF2ONNX_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	cp $< $@
 
-fixtures: $(TF2ONNX_VENV)/.installed
+TORCH_VENV := $(RECTIFY_CACHE)/venvs/torch
+$(TORCH_VENV)/.installed: tests/fixtures/requirements-torch.txt
+	rm -rf $(TORCH_VENV)
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
+
+fixtures: $(TF2ONNX_VENV)/.installed $(TORCH_VENV)/.installed
 	$(TF2ONNX_VENV)/bin/python tests/fixtures/export_tf2onnx.py
+	$(TORCH_VENV)/bin/python tests/fixtures/export_torch.py
 
 # Model-level and kernel benchmarks; ort_chains writes docs/BENCHMARKS.md and docs/benchmarks.svg.
 bench: venv-test build

@@ -44,7 +44,7 @@ pub fn check(
     let graph = model::graph(subject);
     let nodes: Vec<NodeProto> = graph.node.iter().filter(|n| n.domain == RECTIFY).cloned().collect();
     let mut probe = subject.clone();
-    let mut watched: Vec<String> = Vec::new();
+    let mut watched: Vec<(String, String)> = Vec::new();
     for node in &nodes {
         let elem_type = node
             .input
@@ -52,18 +52,33 @@ pub fn check(
             .and_then(|x| value_type(graph, x).or_else(|| shapes(x)))
             .map(|t| t.elem_type)
             .with_context(|| format!("node {}: the element type of its input is unknown", model::node_label(node)))?;
+        // Each value is tapped through an Identity: made a graph output itself, a Conv's
+        // output changes how ONNX Runtime places its float16 Casts (and then the rectify node
+        // would be typed float).
         for value in node.input.iter().chain(&node.output).filter(|v| !v.is_empty()) {
-            if !watched.contains(value) && !graph.output.iter().any(|o| &o.name == value) {
-                let ty = ValueType { elem_type, dims: None };
-                model::graph_mut(&mut probe).output.push(model::value_info(value, &ty));
+            if !watched.iter().any(|(_, v)| v == value) && !graph.output.iter().any(|o| &o.name == value) {
+                let tap = convert::unique_name(model::graph(&probe), &format!("{value}__rectify_probe"));
+                let mut identity = NodeProto::new();
+                identity.op_type = "Identity".into();
+                identity.name = tap.clone();
+                identity.input = vec![value.clone()];
+                identity.output = vec![tap.clone()];
+                let probe_graph = model::graph_mut(&mut probe);
+                probe_graph.node.push(identity);
+                probe_graph.output.push(model::value_info(&tap, &ValueType { elem_type, dims: None }));
+                watched.push((tap, value.clone()));
             }
-            watched.push(value.clone());
         }
     }
     let path = dir.join("probe.onnx");
     model::save(&probe, &path, Layout::External)?;
     let mut session = runtime::ort_session_file(env, &path, Some(library))?;
-    let values = runtime::ort_run(&mut session, inputs).context("ONNX Runtime with librectify.so failed")?;
+    let mut values = runtime::ort_run(&mut session, inputs).context("ONNX Runtime with librectify.so failed")?;
+    for (name, _) in &mut values {
+        if let Some((_, value)) = watched.iter().find(|(tap, _)| tap == name) {
+            name.clone_from(value);
+        }
+    }
     let mut checks = Vec::new();
     for (k, node) in nodes.iter().enumerate() {
         let outcome = check_node(env, subject, node, &values, &dir.join(format!("node{k}.onnx")));
