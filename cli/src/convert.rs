@@ -8,15 +8,15 @@ use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorS
 use rectify::kernels::Rrelu;
 use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
 
+use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, unique_name};
 use crate::fuse;
-use crate::model::{self, RECTIFY, ValueType, is_standard, node_label, value_shape, value_type};
+use crate::model::{self, RECTIFY, is_standard, node_label, value_shape, value_type};
 
 /// The default-domain opset added when a model had none (LeakyRelu-16 / PRelu-16).
 const STANDARD_OPSET: i64 = 17;
 /// ONNX FLOAT / BFLOAT16 element type ids.
 const FLOAT: i32 = 1;
 const BFLOAT16: i32 = 16;
-pub const RECTIFY_TYPES: [i32; 4] = [1, 10, 11, 16];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -26,17 +26,6 @@ pub enum Target {
     /// Runtime fuses into a Conv, `fuse_inexact` also the branch-free LeakyRelu formula.
     Rectify { all: bool, fuse_inexact: bool },
 }
-
-/// What happened to one node.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Change {
-    pub node: String,
-    pub rewritten: bool,
-    pub detail: String,
-}
-
-/// Where the types of values the model does not declare come from (shape inference).
-pub type Shapes<'a> = &'a mut dyn FnMut(&str) -> Option<ValueType>;
 
 /// Rewrites `model` in place; fails (naming the node) when a node cannot be expressed.
 /// `shapes` is asked for the type of a value the model does not declare.
@@ -285,29 +274,4 @@ pub fn opset_warning(model: &ModelProto) -> Option<String> {
     (bf16 && version < 16).then(|| {
         format!("warning: bfloat16 LeakyRelu/PRelu need standard opset >= 16; the model imports opset {version}")
     })
-}
-
-pub fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
-    node.attribute.iter().find(|a| a.name == name)
-}
-
-pub fn float_attr(name: &str, value: f32) -> AttributeProto {
-    let mut a = AttributeProto::new();
-    a.name = name.into();
-    a.f = value;
-    a.type_ = AttributeType::FLOAT.into();
-    a
-}
-
-/// `base`, or `base_2`, `base_3`... whichever no value, node or initializer uses yet.
-pub fn unique_name(graph: &GraphProto, base: &str) -> String {
-    let taken = |name: &str| {
-        graph
-            .node
-            .iter()
-            .any(|n| n.name == name || n.output.iter().any(|o| o == name) || n.input.iter().any(|i| i == name))
-            || graph.initializer.iter().any(|t| t.name == name)
-            || graph.input.iter().chain(&graph.output).chain(&graph.value_info).any(|v| v.name == name)
-    };
-    (1..).map(|k| if k == 1 { base.to_string() } else { format!("{base}_{k}") }).find(|n| !taken(n)).unwrap()
 }

@@ -16,7 +16,7 @@
 use half::{bf16, f16};
 use onnx_protobuf::{GraphProto, NodeProto, TensorProto};
 
-use crate::convert::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, unique_name};
+use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, unique_name};
 use crate::model::{self, Dim, RECTIFY, is_standard, node_label, value_type};
 
 /// A constant input: element type, dimensions and values (widened to f64).

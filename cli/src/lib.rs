@@ -13,6 +13,7 @@ macro_rules! say {
 
 pub mod array;
 pub mod convert;
+pub mod edit;
 pub mod external;
 pub mod fuse;
 pub mod info;

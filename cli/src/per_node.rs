@@ -15,6 +15,7 @@ use ort::environment::Environment;
 
 use crate::array::{self, Array, Diff, ElemType};
 use crate::convert::{self, Target};
+use crate::edit;
 use crate::model::{self, Dim, Layout, RECTIFY, ValueType, value_type};
 use crate::runtime;
 
@@ -57,7 +58,7 @@ pub fn check(
         // would be typed float).
         for value in node.input.iter().chain(&node.output).filter(|v| !v.is_empty()) {
             if !watched.iter().any(|(_, v)| v == value) && !graph.output.iter().any(|o| &o.name == value) {
-                let tap = convert::unique_name(model::graph(&probe), &format!("{value}__rectify_probe"));
+                let tap = edit::unique_name(model::graph(&probe), &format!("{value}__rectify_probe"));
                 let mut identity = NodeProto::new();
                 identity.op_type = "Identity".into();
                 identity.name = tap.clone();
