@@ -38,6 +38,23 @@ pub fn for_each_tensor(graph: &mut GraphProto, f: &mut dyn FnMut(&mut TensorProt
     Ok(())
 }
 
+/// The raw bytes of every tensor, in [`for_each_tensor`]'s order.
+pub fn tensor_bytes(graph: &GraphProto) -> Vec<&[u8]> {
+    let mut out: Vec<&[u8]> = graph.initializer.iter().map(|t| t.raw_data.as_slice()).collect();
+    for s in &graph.sparse_initializer {
+        out.extend(s.values.as_ref().into_iter().chain(s.indices.as_ref()).map(|t| t.raw_data.as_slice()));
+    }
+    for node in &graph.node {
+        for attr in &node.attribute {
+            out.extend(attr.t.as_ref().into_iter().chain(&attr.tensors).map(|t| t.raw_data.as_slice()));
+            for g in attr.g.as_ref().into_iter().chain(&attr.graphs) {
+                out.extend(tensor_bytes(g));
+            }
+        }
+    }
+    out
+}
+
 pub fn is_external(t: &TensorProto) -> bool {
     t.data_location.enum_value() == Ok(DataLocation::EXTERNAL)
 }
