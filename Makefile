@@ -14,7 +14,7 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures models-real fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -143,7 +143,7 @@ test-matrix-tf: build wheel
 # The committed models must be exactly what the generator writes.
 check-models: venv
 	@tmp=$$(mktemp -d) && $(PY) models/generate.py --out $$tmp >/dev/null && \
-	  diff -r --exclude=generate.py --exclude=__pycache__ models $$tmp && rm -rf $$tmp && \
+	  diff -r --exclude=generate.py --exclude=__pycache__ --exclude=real models $$tmp && rm -rf $$tmp && \
 	  echo "models/ matches models/generate.py"
 
 models: venv
@@ -165,6 +165,12 @@ $(TORCH_VENV)/.installed: tests/fixtures/requirements-torch.txt
 	$(PYTHON) -m venv $(TORCH_VENV)
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	cp $< $@
+
+# models/real: MTCNN's P/R/O-Net with facenet-pytorch's trained weights, exported by PyTorch,
+# and their rectify form (committed; `make test` needs no torch).
+models-real: $(TORCH_VENV)/.installed cli
+	$(TORCH_VENV)/bin/python models/real/export_mtcnn.py
+	for n in pnet rnet onet; do $(CLI) convert --to rectify --all --force models/real/$$n.onnx models/real/$$n.rectify.onnx || exit 1; done
 
 fixtures: $(TF2ONNX_VENV)/.installed $(TORCH_VENV)/.installed
 	$(TF2ONNX_VENV)/bin/python tests/fixtures/export_tf2onnx.py
