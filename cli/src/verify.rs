@@ -114,10 +114,12 @@ pub fn verify(opts: &Options) -> Result<bool> {
         .push(Reference { name: "tract + rectify", outcome: run(|| runtime::tract_run(&subject_path, &inputs, true)) });
     // A float16 / bfloat16 network's twin runs its built-in stretches in float32 behind
     // Casts (no float16 CPU PRelu): there each rectify node is checked on its own inputs.
-    let half = half_precision(&subject, &mut runtime::lazy_shapes(&subject));
+    // One shape inference (tract's, run on first use) for both questions below.
+    let mut shapes = runtime::lazy_shapes(&subject);
+    let half = half_precision(&subject, &mut shapes);
     let only_activations = counts.values().sum::<usize>() == model::graph(&original).node.len();
     let node_checks = if opts.per_node || (half && !only_activations) {
-        Some(per_node::check(env, &subject, &library.path, &inputs, &scratch.0, &mut runtime::lazy_shapes(&subject))?)
+        Some(per_node::check(env, &subject, &library.path, &inputs, &scratch.0, &mut shapes)?)
     } else {
         None
     };
