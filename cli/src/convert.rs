@@ -8,7 +8,7 @@ use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorS
 use rectify::kernels::Rrelu;
 use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
 
-use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, unique_name};
+use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, reads, unique_name};
 use crate::fuse;
 use crate::model::{self, RECTIFY, is_standard, node_label, value_shape, value_type};
 
@@ -74,7 +74,7 @@ fn to_builtin(graph: &mut GraphProto, shapes: Shapes<'_>) -> Result<Vec<Change>>
                 graph.node[i].domain.clear();
                 "rectify::LeakyRelu -> LeakyRelu".to_string()
             }
-            "RRelu" => lower_rrelu(&mut graph.node[i], &label)?,
+            "RRelu" => lower_rrelu(graph, i, &label)?,
             "PRelu" => {
                 let (detail, inserted) = lower_prelu(graph, i, &label, shapes)?;
                 i += inserted;
@@ -89,7 +89,11 @@ fn to_builtin(graph: &mut GraphProto, shapes: Shapes<'_>) -> Result<Vec<Change>>
 }
 
 /// RRelu (inference) -> LeakyRelu with alpha = (lower + upper) / 2, as rectify computes it.
-fn lower_rrelu(node: &mut NodeProto, label: &str) -> Result<String> {
+/// A `Slope` output nothing reads (exporters write one: the schema declares it) is dropped.
+fn lower_rrelu(graph: &mut GraphProto, index: usize, label: &str) -> Result<String> {
+    let slope = graph.node[index].output.get(1).filter(|o| !o.is_empty()).cloned();
+    let slope_read = slope.as_deref().is_some_and(|s| reads(graph, s) > 0 || graph.output.iter().any(|o| o.name == s));
+    let node = &mut graph.node[index];
     let float = |name: &str, default: f32| attr(node, name).map_or(default, |a| a.f);
     let int = |name: &str| attr(node, name).map_or(0, |a| a.i);
     let params = Rrelu::new(float("lower", DEFAULT_LOWER), float("upper", DEFAULT_UPPER), int("training"), int("seed"))
@@ -97,7 +101,7 @@ fn lower_rrelu(node: &mut NodeProto, label: &str) -> Result<String> {
     if params.training() {
         bail!("node {label}: a training-mode RRelu draws random slopes and has no built-in equivalent");
     }
-    if node.output.get(1).is_some_and(|o| !o.is_empty()) {
+    if slope_read {
         bail!("node {label}: RRelu's 'Slope' output has no built-in equivalent (LeakyRelu has one output)");
     }
     let alpha = params.mean_slope();
@@ -105,7 +109,8 @@ fn lower_rrelu(node: &mut NodeProto, label: &str) -> Result<String> {
     node.domain.clear();
     node.output.truncate(1);
     node.attribute = vec![float_attr("alpha", alpha)];
-    Ok(format!("rectify::RRelu -> LeakyRelu(alpha = (lower + upper) / 2 = {alpha})"))
+    let dropped = if slope.is_some() { " (its unread Slope output dropped)" } else { "" };
+    Ok(format!("rectify::RRelu -> LeakyRelu(alpha = (lower + upper) / 2 = {alpha}){dropped}"))
 }
 
 /// PRelu -> standard PRelu; with `axis`, the 1-D slope reshaped so it broadcasts the same.

@@ -44,3 +44,19 @@ pub fn unique_name(graph: &GraphProto, base: &str) -> String {
     };
     (1..).map(|k| if k == 1 { base.to_string() } else { format!("{base}_{k}") }).find(|n| !taken(n)).unwrap()
 }
+
+/// How many node inputs read `value`, subgraphs included (they can name outer values).
+pub fn reads(graph: &GraphProto, value: &str) -> usize {
+    graph
+        .node
+        .iter()
+        .map(|n| {
+            n.input.iter().filter(|i| *i == value).count()
+                + n.attribute
+                    .iter()
+                    .flat_map(|a| a.g.as_ref().into_iter().chain(&a.graphs))
+                    .map(|g| reads(g, value))
+                    .sum::<usize>()
+        })
+        .sum()
+}

@@ -16,7 +16,7 @@
 use half::{bf16, f16};
 use onnx_protobuf::{GraphProto, NodeProto, TensorProto};
 
-use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, unique_name};
+use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, reads, unique_name};
 use crate::model::{self, Dim, RECTIFY, is_standard, node_label, value_type};
 
 /// A constant input: element type, dimensions and values (widened to f64).
@@ -261,23 +261,8 @@ impl<'a> Graph<'a> {
         (is_standard(&n.domain) && n.op_type == op && arity(op) == Some(n.input.len())).then_some((i, n))
     }
 
-    /// How many node inputs read `value`, subgraphs included (they can name outer values).
     fn uses(self, value: &str) -> usize {
-        fn count(graph: &GraphProto, value: &str) -> usize {
-            graph
-                .node
-                .iter()
-                .map(|n| {
-                    n.input.iter().filter(|i| *i == value).count()
-                        + n.attribute
-                            .iter()
-                            .flat_map(|a| a.g.as_ref().into_iter().chain(&a.graphs))
-                            .map(|g| count(g, value))
-                            .sum::<usize>()
-                })
-                .sum()
-        }
-        count(self.0, value)
+        reads(self.0, value)
     }
 
     /// A float constant: an initializer that is not also a graph input (those can be fed),

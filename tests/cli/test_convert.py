@@ -129,3 +129,24 @@ def test_a_missing_output_folder_is_a_clear_error(cli, tmp_path):
     onnx.save(cnn(), str(tmp_path / "m.onnx"))
     status, text = cli("convert", "--to", "rectify", tmp_path / "m.onnx", tmp_path / "no/such/o.onnx", check=False)
     assert status == 2 and "does not exist" in text, text
+
+
+@pytest.mark.parametrize("slope_read", [False, True])
+def test_rrelu_slope_output_lowers_only_when_nothing_reads_it(cli, tmp_path, slope_read):
+    # PyTorch's dynamo exporter writes both outputs (the schema declares Slope) and reads one.
+    node = helper.make_node("RRelu", ["X"], ["Y", "S"], domain="rectify", lower=0.1, upper=0.3)
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 5])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4, 5]) for n in (["Y", "S"] if slope_read else ["Y"])]
+    onnx.save(graph_model([node], [x], outs, rectify_opset=True), str(tmp_path / "m.onnx"))
+    code, text = cli("convert", "--to", "builtin", tmp_path / "m.onnx", tmp_path / "b.onnx", check=False)
+    if slope_read:
+        assert code == 2 and "RRelu's 'Slope' output has no built-in equivalent" in text, text
+        assert not (tmp_path / "b.onnx").exists()
+        return
+    assert code == 0 and "unread Slope output dropped" in text, text
+    (lowered,) = onnx.load(str(tmp_path / "b.onnx")).graph.node
+    assert (lowered.domain, lowered.op_type, list(lowered.output)) == ("", "LeakyRelu", ["Y"])
+    xs = specials(np.float32, (4, 5))
+    want = run(tmp_path / "m.onnx", {"X": xs}, plugin=True)[0]
+    got = run(tmp_path / "b.onnx", {"X": xs})[0]
+    assert (want.view(np.uint32) == got.view(np.uint32)).all()
