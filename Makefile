@@ -14,7 +14,7 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures models-real fuzz asan test test-rust test-python test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures models-real fuzz asan test test-rust test-python test-exporters test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -62,7 +62,7 @@ demo: venv build cli
 	  $(RUN) $(CLI) convert --to rectify target/cnn.builtin.onnx target/cnn.rectify.onnx && echo
 	@echo '$$ rectify verify target/cnn.rectify.onnx' && $(RUN) $(CLI) verify --library $(LIB) target/cnn.rectify.onnx
 
-test: venv-test build cli lint check-models test-rust test-python test-package test-serving test-matrix-ort
+test: venv-test build cli lint check-models test-rust test-python test-exporters test-package test-serving test-matrix-ort
 
 lint:
 	cargo fmt --all -- --check
@@ -171,6 +171,12 @@ $(TORCH_VENV)/.installed: tests/fixtures/requirements-torch.txt
 models-real: $(TORCH_VENV)/.installed cli
 	$(TORCH_VENV)/bin/python models/real/export_mtcnn.py
 	for n in pnet rnet onet; do $(CLI) convert --to rectify --all --force models/real/$$n.onnx models/real/$$n.rectify.onnx || exit 1; done
+
+# rectify.torch and rectify.tf2onnx through the exporters themselves, each in its cached venv
+# (PyTorch + onnxscript; TensorFlow + tf2onnx), with this checkout's package and libraries.
+test-exporters: $(TORCH_VENV)/.installed $(TF2ONNX_VENV)/.installed build cli
+	PYTHONPATH=python $(TORCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/torch
+	PYTHONPATH=python $(TF2ONNX_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/tf2onnx
 
 fixtures: $(TF2ONNX_VENV)/.installed $(TORCH_VENV)/.installed
 	$(TF2ONNX_VENV)/bin/python tests/fixtures/export_tf2onnx.py

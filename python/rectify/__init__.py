@@ -9,6 +9,10 @@
   and shape inference (``rectify.onnx.infer_shapes``) understand rectify nodes, and
   ``reference_ops()``, numpy kernels for ``onnx.reference.ReferenceEvaluator`` that give
   librectify.so's results bit for bit.
+- ``rectify.torch`` (needs ``torch`` and ``onnxscript``): ``export()``, PyTorch's ONNX
+  exporters (dynamo and TorchScript) writing ``nn.PReLU`` and ``nn.RReLU`` as rectify nodes.
+- ``rectify.tf2onnx`` (needs ``tf2onnx``): ``convert()``, tf2onnx with handlers for
+  rectify's TensorFlow ops, so Keras models with ``rectify.keras`` layers reach ONNX.
 - ``rectify.spec()``: the op registry (``rectify info --json``): the ops, their inputs,
   outputs, attributes with types and defaults (ONNX's and TensorFlow's), element types and
   hosts. ``rectify.tf`` and ``rectify.keras`` take their names and defaults from it.

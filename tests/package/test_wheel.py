@@ -43,7 +43,8 @@ def test_the_wheel_holds_the_package_and_both_libraries_only(unpacked, wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     package = {n for n in names if not n.startswith("rectify-")}
-    assert package == {"rectify/__init__.py", "rectify/keras.py", "rectify/onnx.py", "rectify/tf.py", "rectify/spec.json", *LIBRARIES}, package
+    modules = {f"rectify/{m}.py" for m in ("__init__", "keras", "onnx", "tf", "tf2onnx", "torch")}
+    assert package == {*modules, "rectify/spec.json", *LIBRARIES}, package
     meta = next(n for n in names if n.endswith(".dist-info/WHEEL"))
     text = (unpacked / meta).read_text()
     assert "Root-Is-Purelib: false" in text and "Tag: py3-none-manylinux_2_17_x86_64" in text, text
