@@ -14,7 +14,7 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf fixtures models-real fuzz asan test test-rust test-python test-exporters test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf bench-peers fixtures models-real fuzz asan test test-rust test-python test-exporters test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -171,6 +171,19 @@ $(TORCH_VENV)/.installed: tests/fixtures/requirements-torch.txt
 models-real: $(TORCH_VENV)/.installed cli
 	$(TORCH_VENV)/bin/python models/real/export_mtcnn.py
 	for n in pnet rnet onet; do $(CLI) convert --to rectify --all --force models/real/$$n.onnx models/real/$$n.rectify.onnx || exit 1; done
+
+# Peers on the same models, side by side in one run (benches/peers.py): ONNX Runtime built-in
+# and + rectify, OpenVINO, PyTorch eager, tract built-in and + rectify's tract host.
+PEERS_VENV := $(RECTIFY_CACHE)/venvs/peers
+$(PEERS_VENV)/.installed: benches/requirements-peers.txt
+	rm -rf $(PEERS_VENV)
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	cp $< $@
+
+bench-peers: $(PEERS_VENV)/.installed build
+	cargo build --release -p rectify-tract --example time_model
+	PYTHONPATH=python $(PEERS_VENV)/bin/python benches/peers.py --write
 
 # rectify.torch and rectify.tf2onnx through the exporters themselves, each in its cached venv
 # (PyTorch + onnxscript; TensorFlow + tf2onnx), with this checkout's package and libraries.

@@ -391,12 +391,27 @@ fn main() {
              ![GB/s against elements per op and dtype, rectify vs the built-in and memcpy](benchmarks.svg)\n\n\
              Kernel micro-benchmarks with criterion (`cargo bench --bench kernels`): \
              [BENCHMARKS-kernels.md](BENCHMARKS-kernels.md). rectify.tf against TensorFlow's own ops \
-             (`make bench-tf`): [BENCHMARKS-tensorflow.md](BENCHMARKS-tensorflow.md).\n",
+             (`make bench-tf`): [BENCHMARKS-tensorflow.md](BENCHMARKS-tensorflow.md). rectify against OpenVINO, \
+             PyTorch and tract on real networks (`make bench-peers`): [BENCHMARKS-peers.md](BENCHMARKS-peers.md).\n{}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             rectify::kernels::cpu::Level::best().name(),
+            peers_section(&repo_root().join("docs/BENCHMARKS.md")),
         );
         std::fs::write(repo_root().join("docs/BENCHMARKS.md"), doc).expect("write docs/BENCHMARKS.md");
         std::fs::write(repo_root().join("docs/benchmarks.svg"), plot::plot(&rows)).expect("write docs/benchmarks.svg");
         println!("wrote docs/BENCHMARKS.md and docs/benchmarks.svg");
+    }
+}
+
+/// The section `make bench-peers` (benches/peers.py) writes into docs/BENCHMARKS.md between
+/// these markers: kept when this benchmark rewrites the page.
+const PEERS_BEGIN: &str = "<!-- peers: written by make bench-peers -->";
+const PEERS_END: &str = "<!-- /peers -->";
+
+fn peers_section(page: &std::path::Path) -> String {
+    let old = std::fs::read_to_string(page).unwrap_or_default();
+    match (old.find(PEERS_BEGIN), old.find(PEERS_END)) {
+        (Some(begin), Some(end)) if begin < end => format!("\n{}\n", &old[begin..end + PEERS_END.len()]),
+        _ => String::new(),
     }
 }
