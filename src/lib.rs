@@ -10,4 +10,4 @@ pub mod ops;
 #[cfg(feature = "plugin")]
 mod ort;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, Subject};

@@ -172,23 +172,33 @@ impl OpSpec {
         if inputs.len() != self.inputs.len() {
             let (found, expected) = (inputs.len(), self.inputs.len());
             let names = self.inputs.join(", ");
-            return Err(Error::invalid(op, format!("the node has {found} input(s), expected {expected} ({names})")));
+            return Err(Error::invalid(op, format!("the node has {found} input(s), expected {expected} ({names})"))
+                .expected(format!("{expected} inputs ({names})"))
+                .found(format!("{found} inputs")));
         }
         if let Some(i) = inputs.iter().position(String::is_empty) {
             let message = format!("input '{}' is missing (an empty name in the node)", self.inputs[i]);
-            return Err(Error::invalid(op, message));
+            return Err(Error::invalid(op, message)
+                .on_input(self.inputs[i])
+                .expected("present")
+                .found("an empty name"));
         }
         if outputs.len() > self.outputs.len() {
             let declared: Vec<&str> = self.outputs.iter().map(|&(name, _)| name).collect();
             let (found, most) = (outputs.len(), declared.len());
             let names = declared.join(", ");
-            return Err(Error::invalid(op, format!("the node has {found} outputs, expected at most {most} ({names})")));
+            return Err(Error::invalid(op, format!("the node has {found} outputs, expected at most {most} ({names})"))
+                .expected(format!("at most {most} outputs ({names})"))
+                .found(format!("{found} outputs")));
         }
         let mut present = [false; MAX_OUTPUTS];
         for (i, &(name, optional)) in self.outputs.iter().enumerate() {
             present[i] = outputs.get(i).is_some_and(|n| !n.is_empty());
             if !present[i] && !optional {
-                return Err(Error::invalid(op, format!("output '{name}' is missing")));
+                return Err(Error::invalid(op, format!("output '{name}' is missing"))
+                    .on_output(name)
+                    .expected("present")
+                    .found("absent"));
             }
         }
         Ok(NodeSignature { outputs: present })

@@ -382,7 +382,10 @@ impl KernelInfo {
         match self.api.take(status) {
             Ok(()) => Ok(Some(value)),
             Err(m) if m.contains("No attribute with name") => Ok(None),
-            Err(m) => Err(Error::invalid(op, format!("attribute '{name}' must be {kind}: {m}"))),
+            Err(m) => Err(Error::invalid(op, format!("attribute '{name}' must be {kind}: {m}"))
+                .on_attribute(name)
+                .expected(kind.to_string())
+                .found(m)),
         }
     }
 }

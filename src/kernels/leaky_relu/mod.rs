@@ -22,7 +22,10 @@ pub struct LeakyRelu {
 impl LeakyRelu {
     pub fn new(alpha: f32) -> Result<Self> {
         if !alpha.is_finite() {
-            return Err(Error::invalid(OP, format!("attribute 'alpha' must be finite, got {alpha}")));
+            return Err(Error::invalid(OP, format!("attribute 'alpha' must be finite, got {alpha}"))
+                .on_attribute("alpha")
+                .expected("a finite float")
+                .found(alpha));
         }
         Ok(Self { alpha })
     }

@@ -61,7 +61,10 @@ pub fn broadcast_slope(x_shape: &[i64], slope_shape: &[i64]) -> Result<Vec<i64>>
                 shape_string(slope_shape),
                 shape_string(x_shape)
             ),
-        ));
+        )
+        .on_input("slope")
+        .expected(format!("a shape unidirectionally broadcastable to {}", shape_string(x_shape)))
+        .found(shape_string(slope_shape)));
     }
     let mut dims = vec![1; x_shape.len() - slope_shape.len()];
     dims.extend_from_slice(slope_shape);
@@ -81,7 +84,10 @@ pub fn channel_slope(x_shape: &[i64], slope_shape: &[i64], axis: i64) -> Result<
                 -rank,
                 rank - 1
             ),
-        ));
+        )
+        .on_attribute("axis")
+        .expected(format!("{} to {}", -rank, rank - 1))
+        .found(axis));
     }
     let channels = x_shape[resolved as usize];
     if slope_shape.len() != 1 || (slope_shape[0] != channels && slope_shape[0] != 1) {
@@ -92,7 +98,10 @@ pub fn channel_slope(x_shape: &[i64], slope_shape: &[i64], axis: i64) -> Result<
                 shape_string(x_shape),
                 shape_string(slope_shape)
             ),
-        ));
+        )
+        .on_input("slope")
+        .expected(format!("[{channels}] or [1]"))
+        .found(shape_string(slope_shape)));
     }
     let mut dims = vec![1; x_shape.len()];
     dims[resolved as usize] = slope_shape[0];
@@ -104,9 +113,15 @@ pub fn element_count(op: &'static str, input: &str, shape: &[i64]) -> Result<usi
     shape.iter().try_fold(1usize, |n, &d| {
         let d = usize::try_from(d).map_err(|_| {
             Error::invalid(op, format!("input '{input}' has a negative dimension: {}", shape_string(shape)))
+                .on_input(input)
+                .expected("dimensions >= 0")
+                .found(shape_string(shape))
         })?;
         n.checked_mul(d).ok_or_else(|| {
             Error::invalid(op, format!("input '{input}' of shape {} has too many elements", shape_string(shape)))
+                .on_input(input)
+                .expected("at most usize::MAX elements")
+                .found(shape_string(shape))
         })
     })
 }

@@ -34,11 +34,18 @@ impl Rrelu {
             0 => false,
             1 => true,
             other => {
-                return Err(Error::invalid(OP, format!("attribute 'training' must be 0 or 1, got {other}")));
+                return Err(Error::invalid(OP, format!("attribute 'training' must be 0 or 1, got {other}"))
+                    .on_attribute("training")
+                    .expected("0 or 1")
+                    .found(other));
             }
         };
-        let seed = u64::try_from(seed)
-            .map_err(|_| Error::invalid(OP, format!("attribute 'seed' must be >= 0, got {seed}")))?;
+        let seed = u64::try_from(seed).map_err(|_| {
+            Error::invalid(OP, format!("attribute 'seed' must be >= 0, got {seed}"))
+                .on_attribute("seed")
+                .expected(">= 0")
+                .found(seed)
+        })?;
         Self::with_mode(lower, upper, training, seed)
     }
 
@@ -46,14 +53,20 @@ impl Rrelu {
     pub fn with_mode(lower: f32, upper: f32, training: bool, seed: u64) -> Result<Self> {
         for (name, value) in [("lower", lower), ("upper", upper)] {
             if !value.is_finite() {
-                return Err(Error::invalid(OP, format!("attribute '{name}' must be finite, got {value}")));
+                return Err(Error::invalid(OP, format!("attribute '{name}' must be finite, got {value}"))
+                    .on_attribute(name)
+                    .expected("a finite float")
+                    .found(value));
             }
         }
         if lower > upper {
             return Err(Error::invalid(
                 OP,
                 format!("attribute 'lower' ({lower}) must not exceed attribute 'upper' ({upper})"),
-            ));
+            )
+            .on_attribute("lower")
+            .expected(format!("<= upper ({upper})"))
+            .found(lower));
         }
         Ok(Self { lower, upper, training, seed })
     }
@@ -69,7 +82,10 @@ impl Rrelu {
                         T::ONNX_NAME,
                         T::MAX
                     ),
-                ));
+                )
+                .on_attribute(name)
+                .expected(format!("|value| <= {}", T::MAX))
+                .found(value));
             }
         }
         Ok(())
