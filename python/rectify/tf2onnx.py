@@ -28,6 +28,8 @@ subnormal inputs and results flushed to zero, ONNX Runtime does not).
 ``extra_opset=[rectify.tf2onnx.OPSET_IMPORT]`` as well.
 """
 
+import inspect
+
 import numpy as np
 import onnx
 import tensorflow as tf
@@ -134,8 +136,6 @@ def convert(fn, input_signature, path=None, opset=17, **kwargs) -> onnx.ModelPro
 
 
 def _inference_call(fn):
-    import inspect
-
     try:
         takes_training = "training" in inspect.signature(fn.call if hasattr(fn, "call") else fn).parameters
     except (TypeError, ValueError):

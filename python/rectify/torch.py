@@ -132,7 +132,8 @@ def _symbolic_functions(seed: int, leaky_relu: bool) -> dict:
 @contextlib.contextmanager
 def symbolics(opset_version: int = TORCHSCRIPT_OPSET, seed: int = 0, leaky_relu: bool = False):
     """TorchScript symbolic functions for ``torch.onnx.export(..., dynamo=False)``, registered
-    for ``opset_version`` (it must be the export's) while the ``with`` block runs."""
+    for ``opset_version`` while the ``with`` block runs. Give the export's opset: PyTorch uses
+    them for exports at that opset and above, its own below."""
     functions = _symbolic_functions(seed, leaky_relu)
     for name, function in functions.items():
         torch.onnx.register_custom_op_symbolic(name, function, opset_version)
