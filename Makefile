@@ -14,7 +14,17 @@ export RECTIFY_CACHE
 ORT_LIB = $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*))
 RUN = ORT_DYLIB_PATH="$${ORT_DYLIB_PATH:-$(ORT_LIB)}"
 
-.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf bench-peers fixtures models-real fuzz asan test test-rust test-python test-exporters test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
+# A venv cached under $(RECTIFY_CACHE)/venvs, made from a requirements file and made again
+# when the file's contents change (not its date: a fresh clone dates every file now).
+# $(call cached_venv,VENV,REQUIREMENTS)
+define cached_venv
+	@if ! cmp -s $(2) $(1)/.installed; then \
+	  echo "making $(1) from $(2)" && rm -rf $(1) && $(PYTHON) -m venv $(1) && \
+	  $(1)/bin/pip install --quiet --disable-pip-version-check -r $(2) && cp $(2) $(1)/.installed; \
+	fi
+endef
+
+.PHONY: all venv venv-test build build-faults cli spec package wheel install demo bench bench-tf bench-peers venv-serving venv-tf2onnx venv-torch venv-peers fixtures models-real fuzz asan test test-rust test-python test-exporters test-package test-serving test-matrix-ort test-matrix-tf lint check-models models clean
 
 all: build
 
@@ -119,13 +129,10 @@ test-package: venv-test build package
 # examples/serving under load: Ray Serve, 2 replicas with the wheel's library, one killed
 # mid-run (its venv cached under $(RECTIFY_CACHE)/venvs/serving).
 SERVE_VENV := $(RECTIFY_CACHE)/venvs/serving
-$(SERVE_VENV)/.installed: examples/serving/requirements.txt
-	rm -rf $(SERVE_VENV)
-	$(PYTHON) -m venv $(SERVE_VENV)
-	$(SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	cp $< $@
+venv-serving:
+	$(call cached_venv,$(SERVE_VENV),examples/serving/requirements.txt)
 
-test-serving: $(SERVE_VENV)/.installed package
+test-serving: venv-serving package
 	$(SERVE_VENV)/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/rectify-*.whl
 	$(SERVE_VENV)/bin/python tests/serving/run.py
 
@@ -153,45 +160,36 @@ models: venv
 # with the frameworks' outputs (committed; each exporter's venv cached under
 # $(RECTIFY_CACHE)/venvs).
 TF2ONNX_VENV := $(RECTIFY_CACHE)/venvs/tf2onnx
-$(TF2ONNX_VENV)/.installed: tests/fixtures/requirements-tf2onnx.txt
-	rm -rf $(TF2ONNX_VENV)
-	$(PYTHON) -m venv $(TF2ONNX_VENV)
-	$(TF2ONNX_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	cp $< $@
+venv-tf2onnx:
+	$(call cached_venv,$(TF2ONNX_VENV),tests/fixtures/requirements-tf2onnx.txt)
 
 TORCH_VENV := $(RECTIFY_CACHE)/venvs/torch
-$(TORCH_VENV)/.installed: tests/fixtures/requirements-torch.txt
-	rm -rf $(TORCH_VENV)
-	$(PYTHON) -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	cp $< $@
+venv-torch:
+	$(call cached_venv,$(TORCH_VENV),tests/fixtures/requirements-torch.txt)
 
 # models/real: MTCNN's P/R/O-Net with facenet-pytorch's trained weights, exported by PyTorch,
 # and their rectify form (committed; `make test` needs no torch).
-models-real: $(TORCH_VENV)/.installed cli
+models-real: venv-torch cli
 	$(TORCH_VENV)/bin/python models/real/export_mtcnn.py
 	for n in pnet rnet onet; do $(CLI) convert --to rectify --all --force models/real/$$n.onnx models/real/$$n.rectify.onnx || exit 1; done
 
 # Peers on the same models, side by side in one run (benches/peers.py): ONNX Runtime built-in
 # and + rectify, OpenVINO, PyTorch eager, tract built-in and + rectify's tract host.
 PEERS_VENV := $(RECTIFY_CACHE)/venvs/peers
-$(PEERS_VENV)/.installed: benches/requirements-peers.txt
-	rm -rf $(PEERS_VENV)
-	$(PYTHON) -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	cp $< $@
+venv-peers:
+	$(call cached_venv,$(PEERS_VENV),benches/requirements-peers.txt)
 
-bench-peers: $(PEERS_VENV)/.installed build
+bench-peers: venv-peers build
 	cargo build --release -p rectify-tract --example time_model
 	PYTHONPATH=python $(PEERS_VENV)/bin/python benches/peers.py --write
 
 # rectify.torch and rectify.tf2onnx through the exporters themselves, each in its cached venv
 # (PyTorch + onnxscript; TensorFlow + tf2onnx), with this checkout's package and libraries.
-test-exporters: $(TORCH_VENV)/.installed $(TF2ONNX_VENV)/.installed build cli
+test-exporters: venv-torch venv-tf2onnx build cli
 	PYTHONPATH=python $(TORCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/torch
 	PYTHONPATH=python $(TF2ONNX_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/tf2onnx
 
-fixtures: $(TF2ONNX_VENV)/.installed $(TORCH_VENV)/.installed
+fixtures: venv-tf2onnx venv-torch
 	$(TF2ONNX_VENV)/bin/python tests/fixtures/export_tf2onnx.py
 	$(TORCH_VENV)/bin/python tests/fixtures/export_torch.py
 
