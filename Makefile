@@ -168,7 +168,7 @@ venv-torch:
 	$(call cached_venv,$(TORCH_VENV),tests/fixtures/requirements-torch.txt)
 
 # models/real: MTCNN's P/R/O-Net with facenet-pytorch's trained weights, exported by PyTorch,
-# and their rectify form (committed; `make test` needs no torch).
+# and their rectify form (committed; their tests in tests/cli need no torch).
 models-real: venv-torch cli
 	$(TORCH_VENV)/bin/python models/real/export_mtcnn.py
 	for n in pnet rnet onet; do $(CLI) convert --to rectify --all --force models/real/$$n.onnx models/real/$$n.rectify.onnx || exit 1; done

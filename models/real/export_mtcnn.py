@@ -5,8 +5,8 @@ exported by PyTorch's default (dynamo) exporter, with PyTorch's outputs on seede
 Run by `make models-real` in the cached torch venv (the wheel is fetched from PyPI with
 `pip download`; facenet-pytorch itself is never imported: its networks are written out below
 from their published layout, and only the state dicts are read). `make models-real` then
-writes the rectify form of each with `rectify convert --to rectify --all`. `make test` reads
-the committed files and needs no torch.
+writes the rectify form of each with `rectify convert --to rectify --all`. The tests of these
+models (tests/cli) read the committed files and need no torch.
 
 Per network NAME: NAME.onnx + NAME.onnx.data (built-in ops), NAME.input*.npy and
 NAME.torch*.npy (the outputs, in the model's output order); P-Net at three image-pyramid
