@@ -5,7 +5,11 @@
 //! of librectify.so's.
 
 fn main() {
-    let map = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("exports.map");
+    // Read at run time, not with env!(): cargo reuses a compiled build script when the
+    // package moves (the wheel builds from a fresh sdist folder each time, sharing target/),
+    // and a path baked in at compile time would name a folder that is gone.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let map = std::path::Path::new(&dir).join("exports.map");
     println!("cargo:rerun-if-changed={}", map.display());
     println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={}", map.display());

@@ -97,7 +97,7 @@ def test_installs_and_imports_in_a_fresh_venv_without_rust(wheel, tmp_path):
     out = run([venv / "bin/python", "-c", check], env=env, cwd=tmp_path)
     # help(rectify) lists what pkgutil finds: the modules, never the libraries.
     # ... and the registry (spec.json) is shipped with the package.
-    assert out.splitlines() == ["True True", "['keras', 'onnx', 'tf']", "0.01 0.2"], out
+    assert out.splitlines() == ["True True", "['keras', 'onnx', 'tf', 'tf2onnx', 'torch']", "0.01 0.2"], out
     missing = subprocess.run([venv / "bin/python", "-c", "import rectify.tf"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert missing.returncode != 0 and "No module named 'tensorflow'" in missing.stderr, missing.stderr
 
