@@ -92,3 +92,29 @@ def test_mismatched_gradient_shapes_are_invalid_arguments(rtf):
         rtf.rrelu_grad(tf.ones([2, 2]), tf.ones([4]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="must have the same shape"):
         rtf.prelu_grad(tf.ones([2, 3]), tf.ones([3, 2]), tf.ones([2]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ops_on_temporaries_write_in_place_with_tensorflows_bits(rtf, dtype):
+    # In a graph, `x * 2` and the upstream gradient `y * 3` are temporaries that nothing else
+    # holds: LeakyRelu, LeakyReluGrad and RreluGrad take their buffers over for the output
+    # (TF_ForwardInputOrAllocateOutput), computing block by block in place; the bits must be
+    # those of TensorFlow's own ops, across block edges (3,001 elements: not a multiple).
+    x = random_tensor(dtype, (3001,), seed=6)
+    slopes = random_tensor(dtype, (3001,), seed=7)
+
+    def run(leaky):
+        @tf.function
+        def f(x, slopes):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = leaky(x * 2)
+            dx = tape.gradient(y, x, output_gradients=y * 3)
+            return y, dx, rtf.rrelu_grad(dx * 2, slopes) if leaky is not tf.nn.leaky_relu else (dx * 2) * slopes
+
+        return f(x, slopes)
+
+    mine = run(lambda t: rtf.leaky_relu(t, alpha=0.3))
+    theirs = run(lambda t: tf.nn.leaky_relu(t, alpha=0.3))
+    for a, b in zip(mine, theirs):
+        assert_bit_identical(a, b, dtype)

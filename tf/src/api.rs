@@ -100,6 +100,8 @@ tf_api! {
     TF_OpKernelConstruction_Failure: fn(*mut TF_OpKernelConstruction, *mut TF_Status);
     TF_GetInput: fn(*mut TF_OpKernelContext, c_int, *mut *mut TF_Tensor, *mut TF_Status);
     TF_AllocateOutput: fn(*mut TF_OpKernelContext, c_int, c_int, *const i64, c_int, usize, *mut TF_Status) -> *mut TF_Tensor;
+    TF_ForwardInputOrAllocateOutput:
+        fn(*mut TF_OpKernelContext, *const c_int, c_int, c_int, *const i64, c_int, *mut c_int, *mut TF_Status) -> *mut TF_Tensor;
     TF_OpKernelContext_Failure: fn(*mut TF_OpKernelContext, *mut TF_Status);
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use half::{bf16, f16};
 use rectify::boundary;
-use rectify::kernels::{Prelu, Rrelu};
+use rectify::kernels::{Prelu, Rrelu, in_place};
 
 use crate::api::{
     Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
@@ -171,6 +171,35 @@ impl<'a> Context<'a> {
     }
 }
 
+impl<'a> Context<'a> {
+    /// Output `i` in the buffer of input `candidate` where TensorFlow can give it (nothing
+    /// else holds that input; TensorFlow's own element-wise kernels do the same), else a new
+    /// one; `true` when forwarded. The caller holds no handle of that input (it would count
+    /// as a second holder).
+    fn forward_or_output(&self, candidate: c_int, i: c_int, shape: &[i64]) -> Result<(Tensor<'a>, bool), Failure> {
+        let status = Status::new(self.api);
+        let mut forwarded: c_int = -1;
+        // SAFETY: a live kernel context; one candidate index; `shape` has `shape.len()` dims.
+        let raw = unsafe {
+            (self.api.TF_ForwardInputOrAllocateOutput)(
+                self.raw,
+                &candidate,
+                1,
+                i,
+                shape.as_ptr(),
+                shape.len() as c_int,
+                &mut forwarded,
+                status.raw(),
+            )
+        };
+        if !status.is_ok() || raw.is_null() {
+            return Err(Failure(TF_INTERNAL, status.message()));
+        }
+        // SAFETY: TF_ForwardInputOrAllocateOutput passed ownership of this handle.
+        Ok((unsafe { Tensor::from_raw(self.api, raw) }, forwarded == candidate))
+    }
+}
+
 /// Runs one call of `kernel`; failures go back to TensorFlow as the op's error.
 ///
 /// # Safety
@@ -226,28 +255,40 @@ impl Kernel {
         let shape = first.shape();
         let bytes = first.len() * size_of::<T>();
         // Every `unsafe` below reads or writes tensors as T: TF's type constraint makes every
-        // input and output a tensor of T; outputs are freshly allocated, never aliased.
+        // input and output a tensor of T; an output is freshly allocated, or an input's buffer
+        // TensorFlow handed over (forward_or_output), then written in place and read from nowhere else.
         match self {
             Kernel::LeakyRelu { alpha } => {
-                let y = ctx.output(0, T::DTYPE, &shape, bytes)?;
-                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
-                unsafe {
-                    T::kernels().tf_leaky_relu(first.as_slice::<T>(), y.as_mut_slice::<T>(), T::from_f32(*alpha))
-                };
+                let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
+                drop(first); // so that TensorFlow may hand its buffer over
+                let (y, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+                if forwarded {
+                    // SAFETY: a tensor of T, X's buffer given to us alone: no other slice of it.
+                    in_place(unsafe { y.as_mut_slice::<T>() }, |_, x, out| k.tf_leaky_relu(x, out, alpha));
+                } else {
+                    let x = ctx.input(0)?;
+                    // SAFETY: tensors of T (type constraint), the output fresh and unaliased.
+                    unsafe { k.tf_leaky_relu(x.as_slice::<T>(), y.as_mut_slice::<T>(), alpha) };
+                }
             }
             Kernel::LeakyReluGrad { alpha } => {
+                let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
                 let x = ctx.input(1)?;
                 same_shape(op, ("gradients", &shape), ("features", &x.shape()))?;
-                let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
-                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
+                drop(first);
+                let (dx, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+                // SAFETY: tensors of T (type constraint); `x` is another input; the output is
+                // either fresh or the gradients' buffer given to us alone.
                 unsafe {
-                    T::kernels().tf_leaky_relu_grad(
-                        first.as_slice(),
-                        x.as_slice(),
-                        dx.as_mut_slice::<T>(),
-                        T::from_f32(*alpha),
-                    )
-                };
+                    let xs = x.as_slice::<T>();
+                    if forwarded {
+                        in_place(dx.as_mut_slice::<T>(), |at, g, out| {
+                            k.tf_leaky_relu_grad(g, &xs[at..at + g.len()], out, alpha)
+                        });
+                    } else {
+                        k.tf_leaky_relu_grad(ctx.input(0)?.as_slice(), xs, dx.as_mut_slice::<T>(), alpha);
+                    }
+                }
             }
             Kernel::Prelu => {
                 let slope = ctx.input(1)?;
@@ -290,11 +331,20 @@ impl Kernel {
                 }
             }
             Kernel::RreluGrad => {
+                let k = T::kernels();
                 let slopes = ctx.input(1)?;
                 same_shape(op, ("gradients", &shape), ("slopes", &slopes.shape()))?;
-                let dx = ctx.output(0, T::DTYPE, &shape, bytes)?;
-                // SAFETY: tensors of T (type constraint), outputs fresh and unaliased.
-                unsafe { T::kernels().tf_rrelu_grad(first.as_slice::<T>(), slopes.as_slice(), dx.as_mut_slice()) };
+                drop(first);
+                let (dx, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+                // SAFETY: as for LeakyReluGrad.
+                unsafe {
+                    let ss = slopes.as_slice::<T>();
+                    if forwarded {
+                        in_place(dx.as_mut_slice::<T>(), |at, g, out| k.tf_rrelu_grad(g, &ss[at..at + g.len()], out));
+                    } else {
+                        k.tf_rrelu_grad(ctx.input(0)?.as_slice(), ss, dx.as_mut_slice());
+                    }
+                }
             }
         }
         Ok(())
