@@ -273,22 +273,7 @@ impl Kernel {
             }
             Kernel::LeakyReluGrad { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
-                let x = ctx.input(1)?;
-                same_shape(op, ("gradients", &shape), ("features", &x.shape()))?;
-                drop(first);
-                let (dx, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
-                // SAFETY: tensors of T (type constraint); `x` is another input; the output is
-                // either fresh or the gradients' buffer given to us alone.
-                unsafe {
-                    let xs = x.as_slice::<T>();
-                    if forwarded {
-                        in_place(dx.as_mut_slice::<T>(), |at, g, out| {
-                            k.tf_leaky_relu_grad(g, &xs[at..at + g.len()], out, alpha)
-                        });
-                    } else {
-                        k.tf_leaky_relu_grad(ctx.input(0)?.as_slice(), xs, dx.as_mut_slice::<T>(), alpha);
-                    }
-                }
+                gradient_into_upstream(ctx, op, first, "features", |g, x, out| k.tf_leaky_relu_grad(g, x, out, alpha))?;
             }
             Kernel::Prelu => {
                 let slope = ctx.input(1)?;
@@ -332,23 +317,39 @@ impl Kernel {
             }
             Kernel::RreluGrad => {
                 let k = T::kernels();
-                let slopes = ctx.input(1)?;
-                same_shape(op, ("gradients", &shape), ("slopes", &slopes.shape()))?;
-                drop(first);
-                let (dx, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
-                // SAFETY: as for LeakyReluGrad.
-                unsafe {
-                    let ss = slopes.as_slice::<T>();
-                    if forwarded {
-                        in_place(dx.as_mut_slice::<T>(), |at, g, out| k.tf_rrelu_grad(g, &ss[at..at + g.len()], out));
-                    } else {
-                        k.tf_rrelu_grad(ctx.input(0)?.as_slice(), ss, dx.as_mut_slice());
-                    }
-                }
+                gradient_into_upstream(ctx, op, first, "slopes", |g, s, out| k.tf_rrelu_grad(g, s, out))?;
             }
         }
         Ok(())
     }
+}
+
+/// A gradient op of (gradients, `second`) with one output shaped like both:
+/// `f(gradients, second, out)`, written into the upstream gradients' buffer where TensorFlow
+/// hands it over (block by block, in place), else into a new output.
+fn gradient_into_upstream<T: TfElement>(
+    ctx: &Context<'_>,
+    op: &str,
+    gradients: Tensor<'_>,
+    second_name: &str,
+    f: impl Fn(&[T], &[T], &mut [T]),
+) -> Result<(), Failure> {
+    let shape = gradients.shape();
+    let second = ctx.input(1)?;
+    same_shape(op, ("gradients", &shape), (second_name, &second.shape()))?;
+    drop(gradients); // so that TensorFlow may hand its buffer over
+    let (out, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+    // SAFETY: tensors of T (type constraint); `second` is another input; `out` is either
+    // fresh or the gradients' buffer given to us alone, so no other slice of it lives.
+    unsafe {
+        let s = second.as_slice::<T>();
+        if forwarded {
+            in_place(out.as_mut_slice::<T>(), |at, g, o| f(g, &s[at..at + g.len()], o));
+        } else {
+            f(ctx.input(0)?.as_slice(), s, out.as_mut_slice());
+        }
+    }
+    Ok(())
 }
 
 fn same_shape(op: &str, (a, a_shape): (&str, &[i64]), (b, b_shape): (&str, &[i64])) -> Result<(), Failure> {
