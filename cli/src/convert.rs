@@ -2,11 +2,10 @@
 //! ONNX ops, and fixes the opset imports. Every change (and every node left alone on
 //! purpose) is reported.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
-use rectify::kernels::Rrelu;
-use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
+use rectify::ops::{AttributeSource, OpKind, Twin};
 
 use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, reads, unique_name};
 use crate::fuse;
@@ -68,59 +67,107 @@ fn to_builtin(graph: &mut GraphProto, shapes: Shapes<'_>) -> Result<Vec<Change>>
             i += 1;
             continue;
         }
-        let label = node_label(&graph.node[i]);
-        let detail = match graph.node[i].op_type.as_str() {
-            "LeakyRelu" => {
-                graph.node[i].domain.clear();
-                "rectify::LeakyRelu -> LeakyRelu".to_string()
-            }
-            "RRelu" => lower_rrelu(graph, i, &label)?,
-            "PRelu" => {
-                let (detail, inserted) = lower_prelu(graph, i, &label, shapes)?;
-                i += inserted;
-                detail
-            }
-            other => bail!("node {label}: rectify has no op '{other}'"),
+        let node = &graph.node[i];
+        let label = node_label(node);
+        let Some(kind) = OpKind::from_name(&node.op_type) else {
+            bail!("node {label}: rectify has no op '{}'", node.op_type)
         };
+        let twin = kind
+            .configure(&NodeAttributes(node))
+            .and_then(|params| params.twin())
+            .map_err(|e| anyhow!("node {label}: {}", e.message()))?;
+        let (detail, inserted) = lower(graph, i, &label, kind, &twin, shapes)?;
         changes.push(Change { node: label, rewritten: true, detail });
-        i += 1;
+        i += inserted + 1;
     }
     Ok(changes)
 }
 
-/// RRelu (inference) -> LeakyRelu with alpha = (lower + upper) / 2, as rectify computes it.
-/// A `Slope` output nothing reads (exporters write one: the schema declares it) is dropped.
-fn lower_rrelu(graph: &mut GraphProto, index: usize, label: &str) -> Result<String> {
-    let slope = graph.node[index].output.get(1).filter(|o| !o.is_empty()).cloned();
-    let slope_read = slope.as_deref().is_some_and(|s| reads(graph, s) > 0 || graph.output.iter().any(|o| o.name == s));
-    let node = &mut graph.node[index];
-    let float = |name: &str, default: f32| attr(node, name).map_or(default, |a| a.f);
-    let int = |name: &str| attr(node, name).map_or(0, |a| a.i);
-    let params = Rrelu::new(float("lower", DEFAULT_LOWER), float("upper", DEFAULT_UPPER), int("training"), int("seed"))
-        .map_err(|e| anyhow::anyhow!("node {label}: {e}"))?;
-    if params.training() {
-        bail!("node {label}: a training-mode RRelu draws random slopes and has no built-in equivalent");
+/// A node's attributes, read as the ONNX Runtime host reads them.
+struct NodeAttributes<'a>(&'a NodeProto);
+
+impl NodeAttributes<'_> {
+    fn find(&self, op: &'static str, name: &str, want: AttributeType) -> rectify::Result<Option<&AttributeProto>> {
+        let Some(a) = attr(self.0, name) else { return Ok(None) };
+        if a.type_.enum_value() != Ok(want) {
+            let message = format!("attribute '{name}' must be {want:?}, got {:?}", a.type_);
+            return Err(rectify::Error::invalid(op, message).on_attribute(name).expected(format!("{want:?}")));
+        }
+        Ok(Some(a))
     }
-    if slope_read {
-        bail!("node {label}: RRelu's 'Slope' output has no built-in equivalent (LeakyRelu has one output)");
-    }
-    let alpha = params.mean_slope();
-    node.op_type = "LeakyRelu".into();
-    node.domain.clear();
-    node.output.truncate(1);
-    node.attribute = vec![float_attr("alpha", alpha)];
-    let dropped = if slope.is_some() { " (its unread Slope output dropped)" } else { "" };
-    Ok(format!("rectify::RRelu -> LeakyRelu(alpha = (lower + upper) / 2 = {alpha}){dropped}"))
 }
 
-/// PRelu -> standard PRelu; with `axis`, the 1-D slope reshaped so it broadcasts the same.
-/// Returns what changed and how many nodes were inserted before `index`.
-fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes<'_>) -> Result<(String, usize)> {
+impl AttributeSource for NodeAttributes<'_> {
+    fn float(&self, op: &'static str, name: &str) -> rectify::Result<Option<f32>> {
+        Ok(self.find(op, name, AttributeType::FLOAT)?.map(|a| a.f))
+    }
+
+    fn int(&self, op: &'static str, name: &str) -> rectify::Result<Option<i64>> {
+        Ok(self.find(op, name, AttributeType::INT)?.map(|a| a.i))
+    }
+}
+
+/// Rewrites node `index` into its twin. Outputs the twin lacks (RRelu's `Slope`; exporters
+/// write one, the schema declares it) are dropped when nothing reads them. Returns what
+/// changed and how many nodes were inserted before `index`.
+fn lower(
+    graph: &mut GraphProto,
+    index: usize,
+    label: &str,
+    kind: OpKind,
+    twin: &Twin,
+    shapes: Shapes<'_>,
+) -> Result<(String, usize)> {
+    let spec = kind.spec();
+    let extra: Vec<(usize, String)> = graph.node[index]
+        .output
+        .iter()
+        .cloned()
+        .enumerate()
+        .skip(twin.outputs)
+        .filter(|(_, o)| !o.is_empty())
+        .collect();
+    for (i, output) in &extra {
+        if reads(graph, output) > 0 || graph.output.iter().any(|o| &o.name == output) {
+            bail!(
+                "node {label}: {}'s '{}' output has no built-in equivalent ({} has {} output)",
+                spec.name,
+                spec.outputs[*i].0,
+                twin.op,
+                twin.outputs
+            );
+        }
+    }
     let node = &mut graph.node[index];
-    let axis = attr(node, "axis").map(|a| a.i);
+    node.op_type = twin.op.into();
     node.domain.clear();
-    node.attribute.retain(|a| a.name != "axis");
-    let Some(axis) = axis else { return Ok(("rectify::PRelu -> PRelu".into(), 0)) };
+    node.output.truncate(twin.outputs);
+    node.attribute = twin.float_attributes.iter().map(|&(name, value)| float_attr(name, value)).collect();
+    let written: Vec<String> = twin.float_attributes.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    let mut detail = format!("rectify::{} -> {}", spec.name, twin.op);
+    if !written.is_empty() {
+        detail += &format!("({})", written.join(", "));
+    }
+    if !extra.is_empty() {
+        let names: Vec<&str> = extra.iter().map(|&(i, _)| spec.outputs[i].0).collect();
+        detail += &format!(" (its unread {} output dropped)", names.join(", "));
+    }
+    match twin.slope_axis {
+        Some(axis) => reshape_slope(graph, index, label, axis, shapes).map(|(how, inserted)| (detail + &how, inserted)),
+        None => Ok((detail, 0)),
+    }
+}
+
+/// PRelu's `axis`: the 1-D slope reshaped so it broadcasts the same under numpy's rule.
+/// Returns how (appended to the change) and how many nodes were inserted before `index`.
+fn reshape_slope(
+    graph: &mut GraphProto,
+    index: usize,
+    label: &str,
+    axis: i64,
+    shapes: Shapes<'_>,
+) -> Result<(String, usize)> {
+    let node = &graph.node[index];
     let [x, slope] = [0, 1].map(|i| node.input.get(i).cloned().unwrap_or_default());
     if x.is_empty() || slope.is_empty() {
         bail!("node {label}: PRelu takes inputs X and slope, got {:?}", node.input);
@@ -138,7 +185,7 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes
     }
     let trailing = rank - 1 - a as usize;
     if trailing == 0 {
-        return Ok((format!("rectify::PRelu(axis={axis}) -> PRelu (slope already aligned)"), 0));
+        return Ok((format!(", axis {axis}: slope already aligned"), 0));
     }
     let users = graph.node.iter().filter(|n| n.input.contains(&slope)).count();
     let is_output = graph.output.iter().any(|o| o.name == slope);
@@ -150,10 +197,7 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes
         dims.extend(std::iter::repeat_n(1, trailing));
         if users == 1 && !is_output {
             graph.initializer[init].dims = dims.clone();
-            return Ok((
-                format!("rectify::PRelu(axis={axis}) -> PRelu, initializer '{slope}' reshaped to {dims:?}"),
-                0,
-            ));
+            return Ok((format!(", axis {axis}: initializer '{slope}' reshaped to {dims:?}"), 0));
         }
         let name = unique_name(graph, &format!("{slope}_axis{a}"));
         let mut copy = graph.initializer[init].clone();
@@ -161,7 +205,7 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes
         copy.dims = dims.clone();
         graph.initializer.push(copy);
         graph.node[index].input[1] = name.clone();
-        return Ok((format!("rectify::PRelu(axis={axis}) -> PRelu, slope copied to initializer '{name}' {dims:?}"), 0));
+        return Ok((format!(", axis {axis}: slope copied to initializer '{name}' {dims:?}"), 0));
     }
     // A computed slope: insert Reshape(slope, [-1, 1, ...]) right before the node.
     let shape_name = unique_name(graph, &format!("{slope}_axis{a}_shape"));
@@ -179,10 +223,7 @@ fn lower_prelu(graph: &mut GraphProto, index: usize, label: &str, shapes: Shapes
     reshape.output = vec![reshaped.clone()];
     graph.node[index].input[1] = reshaped.clone();
     graph.node.insert(index, reshape);
-    Ok((
-        format!("rectify::PRelu(axis={axis}) -> Reshape + PRelu (slope reshaped to [-1{}])", ", 1".repeat(trailing)),
-        1,
-    ))
+    Ok((format!(", axis {axis}: Reshape inserted (slope reshaped to [-1{}])", ", 1".repeat(trailing)), 1))
 }
 
 fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool, shapes: Shapes<'_>) -> Vec<Change> {

@@ -136,14 +136,11 @@ fn convert_round_trips_keep_the_outputs() {
     assert!(out.status.success(), "{report}");
     assert!(
         report.contains(
-            "rewrote 'p1' (PRelu): rectify::PRelu(axis=1) -> PRelu, initializer 'slope' reshaped to [4, 1, 1]"
+            "rewrote 'p1' (PRelu): rectify::PRelu -> PRelu, axis 1: initializer 'slope' reshaped to [4, 1, 1]"
         ),
         "{report}"
     );
-    assert!(
-        report.contains("rewrote 'r2' (RRelu): rectify::RRelu -> LeakyRelu(alpha = (lower + upper) / 2 = 0.25)"),
-        "{report}"
-    );
+    assert!(report.contains("rewrote 'r2' (RRelu): rectify::RRelu -> LeakyRelu(alpha=0.25)"), "{report}");
     let model = ModelProto::parse_from_bytes(&std::fs::read(&builtin).unwrap()).unwrap();
     assert!(model.opset_import.iter().all(|o| o.domain != "rectify"), "the rectify opset import must go");
     assert!(model.graph.node.iter().all(|n| n.domain.is_empty()));
@@ -176,7 +173,7 @@ fn convert_inserts_a_reshape_for_a_computed_axis_slope() {
     let model = repo().join("models/prelu_axis1_double.onnx");
     let out_path = tmp("prelu_axis1.builtin.onnx");
     let out = rectify(&["convert", "--to", "builtin", model.to_str().unwrap(), out_path.to_str().unwrap()]);
-    assert!(text(&out).contains("-> Reshape + PRelu (slope reshaped to [-1, 1, 1])"), "{}", text(&out));
+    assert!(text(&out).contains("-> PRelu, axis 1: Reshape inserted (slope reshaped to [-1, 1, 1])"), "{}", text(&out));
     let out = verify(&[out_path.to_str().unwrap()]);
     assert!(out.status.success() && text(&out).contains("PASS: every output matches ONNX Runtime"), "{}", text(&out));
 }

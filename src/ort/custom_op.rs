@@ -1,7 +1,7 @@
 //! The `#[repr(C)]` custom op handed to ONNX Runtime: `OrtCustomOp` first, so every
 //! callback can recover its [`RectifyOp`] from the pointer ORT passes back.
 
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::ptr;
 
 use ort_sys::{
@@ -23,6 +23,8 @@ pub struct RectifyOp {
     /// The fields ONNX Runtime reads from version 18 on, right after the v17 layout.
     v18: InplaceFields,
     kind: OpKind,
+    /// The op's name for ORT, NUL-terminated.
+    name: CString,
     dtype: DType,
     api: Api,
 }
@@ -79,13 +81,14 @@ impl RectifyOp {
             get_alias_map: None,
             release_alias_map: None,
         };
-        // Y may reuse X's buffer for the element-wise ops (saves an allocation and the
-        // traffic of a second tensor); RRelu keeps X, since its Slope output follows it.
-        if api_version >= 18 && kind != OpKind::RRelu {
+        // Y may reuse X's buffer where the spec allows (saves an allocation and the traffic
+        // of a second tensor).
+        if api_version >= 18 && kind.spec().in_place {
             v18.get_may_inplace = Some(may_inplace);
             v18.release_may_inplace = Some(release_may_inplace);
         }
-        Self { base, v18, kind, dtype, api }
+        let name = CString::new(kind.name()).expect("op names have no NUL");
+        Self { base, v18, kind, name, dtype, api }
     }
 
     pub fn as_raw(&self) -> *const OrtCustomOp {
@@ -98,14 +101,6 @@ impl RectifyOp {
 unsafe fn this<'a>(op: *const OrtCustomOp) -> &'a RectifyOp {
     // SAFETY: `base` is the first field of a repr(C) RectifyOp, per the contract above.
     unsafe { &*op.cast::<RectifyOp>() }
-}
-
-fn c_name(kind: OpKind) -> &'static CStr {
-    match kind {
-        OpKind::LeakyRelu => c"LeakyRelu",
-        OpKind::PRelu => c"PRelu",
-        OpKind::RRelu => c"RRelu",
-    }
 }
 
 fn element_type(dtype: DType) -> ONNXTensorElementDataType {
@@ -121,7 +116,7 @@ const UNDEFINED: ONNXTensorElementDataType = ONNXTensorElementDataType::ONNX_TEN
 
 unsafe extern "system" fn get_name(op: *const OrtCustomOp) -> *const c_char {
     // SAFETY: ORT passes back one of our ops.
-    boundary::catch_or(ptr::null(), || c_name(unsafe { this(op) }.kind).as_ptr())
+    boundary::catch_or(ptr::null(), || unsafe { this(op) }.name.as_ptr())
 }
 
 unsafe extern "system" fn get_execution_provider_type(_: *const OrtCustomOp) -> *const c_char {

@@ -14,9 +14,9 @@ use ort_sys::ONNXTensorElementDataType::{
 use super::api::{Api, KernelContext, OutputTensor, TensorView};
 use crate::boundary;
 use crate::error::{Error, Result};
+use crate::kernels::Element;
 use crate::kernels::prelu::element_count;
-use crate::kernels::{Element, in_place};
-use crate::ops::{DType, NodeSignature, OpParams};
+use crate::ops::{DType, Input, NodeSignature, OpParams, run_block};
 
 /// Elements per ParallelFor task; tensors shorter than two grains run in the caller.
 const PARALLEL_GRAIN: usize = 1 << 13;
@@ -96,61 +96,37 @@ impl Kernel {
         let x = required(op, "X", ctx.input(op, 0)?)?;
         let len = element_count(op, "X", &x.shape)?;
         check_type::<T>(op, "X", x.element_type)?;
+        let names = self.params.kind().spec().inputs;
+        let views =
+            (1..names.len()).map(|i| required(op, names[i], ctx.input(op, i)?)).collect::<Result<Vec<TensorView>>>()?;
+        let inputs = views
+            .iter()
+            .zip(&names[1..])
+            .map(|(view, &name)| {
+                let count = element_count(op, name, &view.shape)?;
+                Ok(Input { shape: &view.shape, data: input_slice::<T>(op, name, view, count)? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let call = self.params.prepare(&x.shape, &inputs, self.runs.fetch_add(1, Ordering::Relaxed))?;
         let mut y = ctx.output(op, 0, &x.shape, T::TYPE_ID)?.ok_or_else(|| missing(op, "Y"))?;
-        // ORT may hand us X's own buffer as Y (we allow it for LeakyRelu and PRelu): then
-        // there is no separate input slice, and the kernels run block-wise in place.
+        // ORT may hand us X's own buffer as Y (ops whose spec allows it): then there is no
+        // separate input slice, and the call runs block-wise in place.
         let aliased = len > 0 && x.data == y.data;
-        let x_copy: Vec<T>;
-        let xs: Option<&[T]> = match (aliased, self.params) {
-            (false, _) => Some(input_slice::<T>(op, "X", &x, len)?),
-            (true, OpParams::RRelu(_)) => {
-                x_copy = input_slice::<T>(op, "X", &x, len)?.to_vec(); // never offered in place
-                Some(&x_copy)
-            }
-            (true, _) => None,
-        };
+        let xs = if aliased { None } else { Some(input_slice::<T>(op, "X", &x, len)?) };
         let ys = output_slice::<T>(op, "Y", &mut y, len)?;
-        match self.params {
-            OpParams::LeakyRelu(p) => run_chunked(ctx, op, ys, None, &|c| {
-                #[cfg(feature = "fault-injection")]
-                if c.start > 0 {
-                    super::fault::inject(super::fault::Point::ParallelTask, &self.params);
-                }
-                match xs {
-                    Some(xs) => p.run_part(&xs[c.range()], c.y, len * size_of::<T>()),
-                    None => in_place(c.y, |_, x, y| p.run(x, y)),
-                }
-            }),
-            OpParams::PRelu(p) => {
-                let slope = required(op, "slope", ctx.input(op, 1)?)?;
-                let plan = p.plan(&x.shape, &slope.shape)?;
-                let slopes = input_slice::<T>(op, "slope", &slope, plan.slope_len())?;
-                run_chunked(ctx, op, ys, None, &|c| {
-                    let start = c.start;
-                    match xs {
-                        Some(xs) => plan.run_range(&xs[c.range()], slopes, c.range(), c.y),
-                        None => in_place(c.y, |offset, x, y| {
-                            let from = start + offset;
-                            plan.run_range(x, slopes, from..from + x.len(), y)
-                        }),
-                    }
-                })
+        let mut slope = if self.signature.has_output(1) { ctx.output(op, 1, &x.shape, T::TYPE_ID)? } else { None };
+        let slope_out = match slope.as_mut() {
+            Some(s) => Some(output_slice::<T>(op, self.params.kind().spec().outputs[1].0, s, len)?),
+            None => None,
+        };
+        run_chunked(ctx, op, ys, slope_out, &|c| {
+            #[cfg(feature = "fault-injection")]
+            if c.start > 0 {
+                super::fault::inject(super::fault::Point::ParallelTask, &self.params);
             }
-            OpParams::RRelu(p) => {
-                let xs = xs.expect("RRelu always has a separate input slice");
-                let run = self.runs.fetch_add(1, Ordering::Relaxed);
-                let mut slope =
-                    if self.signature.has_output(1) { ctx.output(op, 1, &x.shape, T::TYPE_ID)? } else { None };
-                let slope_out = match slope.as_mut() {
-                    Some(s) => Some(output_slice::<T>(op, "Slope", s, len)?),
-                    None => None,
-                };
-                run_chunked(ctx, op, ys, slope_out, &|c| {
-                    let range = c.range();
-                    p.run_range(run, range.start, &xs[range], c.y, c.slope)
-                })
-            }
-        }
+            let range = c.range();
+            run_block(&*call, c.start, xs.map(|xs| &xs[range]), c.y, c.slope)
+        })
     }
 }
 

@@ -47,8 +47,8 @@ pub fn register(onnx: &mut tract_onnx::Onnx) {
 fn dispatch(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     match node.domain.as_str() {
         DOMAIN => {
-            let kind = OPS.iter().find(|s| s.name == node.op_type).map(|s| s.kind);
-            let kind = kind.ok_or_else(|| format_err!("rectify has no op '{}'", node.op_type))?;
+            let kind =
+                OpKind::from_name(&node.op_type).ok_or_else(|| format_err!("rectify has no op '{}'", node.op_type))?;
             Ok((rectify_op(kind, node)?, vec![]))
         }
         "" | "ai.onnx" => {

@@ -10,8 +10,8 @@ use tract_onnx::tract_core::{as_op, op_as_typed_op};
 use tract_onnx::tract_hir::internal::*;
 
 use rectify::Error;
-use rectify::kernels::{Element, in_place};
-use rectify::ops::{OpKind, OpParams};
+use rectify::kernels::Element;
+use rectify::ops::{Input, OpParams, run_block};
 
 /// A configured rectify op with its number of outputs (RRelu's `Slope` is optional).
 #[derive(Clone, Debug)]
@@ -83,7 +83,7 @@ impl RectifyOp {
 
     /// Training RRelu draws new slopes each run: never fold it into a constant.
     fn is_random(&self) -> bool {
-        matches!(self.params, OpParams::RRelu(p) if p.training())
+        self.params.is_random()
     }
 
     fn check_type(&self, name: &str, dt: DatumType) -> TractResult<()> {
@@ -98,34 +98,25 @@ impl RectifyOp {
     fn eval_typed<T: Element + Datum>(&self, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let mut y = inputs.remove(0).into_tensor();
         let shape = y.shape().to_vec();
+        let names = &self.params.kind().spec().inputs[1..];
+        for (input, name) in inputs.iter().zip(names) {
+            self.check_type(name, input.datum_type())?;
+        }
+        let views = inputs.iter().map(|t| t.try_as_plain_ram()).collect::<TractResult<Vec<_>>>()?;
+        let input_dims: Vec<Vec<i64>> = inputs.iter().map(|t| dims(t.shape())).collect();
+        let data = views.iter().map(|v| v.as_slice::<T>()).collect::<TractResult<Vec<_>>>()?;
+        let extra: Vec<Input<'_, T>> =
+            input_dims.iter().zip(&data).map(|(shape, &data)| Input { shape, data }).collect();
+        let call = self.params.prepare(&dims(&shape), &extra, self.runs.fetch_add(1, Ordering::Relaxed))?;
         let mut slope_out = match self.outputs {
             2 => Some(Tensor::zero_dt(T::datum_type(), &shape)?),
             _ => None,
         };
         {
             let mut view = y.try_as_plain_ram_mut()?;
-            let ys = view.as_slice_mut::<T>()?;
-            match self.params {
-                OpParams::LeakyRelu(p) => in_place(ys, |_, x, y| p.run(x, y)),
-                OpParams::PRelu(p) => {
-                    let slope = &inputs[0];
-                    self.check_type("slope", slope.datum_type())?;
-                    let plan = p.plan(&dims(&shape), &dims(slope.shape()))?;
-                    let view = slope.try_as_plain_ram()?;
-                    let slopes = view.as_slice::<T>()?;
-                    in_place(ys, |at, x, y| plan.run_range(x, slopes, at..at + x.len(), y));
-                }
-                OpParams::RRelu(p) => {
-                    p.check_element_type::<T>()?;
-                    let run = self.runs.fetch_add(1, Ordering::Relaxed);
-                    let mut view = slope_out.as_mut().map(|t| t.try_as_plain_ram_mut()).transpose()?;
-                    let mut slopes = view.as_mut().map(|v| v.as_slice_mut::<T>()).transpose()?;
-                    in_place(ys, |at, x, y| {
-                        let slope = slopes.as_deref_mut().map(|s| &mut s[at..at + x.len()]);
-                        p.run_range(run, at, x, y, slope)
-                    });
-                }
-            }
+            let mut slope_view = slope_out.as_mut().map(|t| t.try_as_plain_ram_mut()).transpose()?;
+            let slopes = slope_view.as_mut().map(|v| v.as_slice_mut::<T>()).transpose()?;
+            run_block(&*call, 0, None, view.as_slice_mut::<T>()?, slopes);
         }
         let mut outputs = tvec!(y.into_tvalue());
         outputs.extend(slope_out.map(Tensor::into_tvalue));
@@ -168,9 +159,11 @@ impl TypedOp for RectifyOp {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let x = inputs[0];
         self.check_type("X", x.datum_type)?;
-        if self.params.kind() == OpKind::PRelu && inputs[1].datum_type != x.datum_type {
-            let message = format!("'slope' must have X's type {:?}, got {:?}", x.datum_type, inputs[1].datum_type);
-            return Err(Error::invalid(self.op(), message).into());
+        for (input, name) in inputs[1..].iter().zip(&self.params.kind().spec().inputs[1..]) {
+            if input.datum_type != x.datum_type {
+                let message = format!("'{name}' must have X's type {:?}, got {:?}", x.datum_type, input.datum_type);
+                return Err(Error::invalid(self.op(), message).into());
+            }
         }
         Ok((0..self.outputs).map(|_| x.datum_type.fact(x.shape.clone())).collect())
     }
