@@ -20,10 +20,12 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::data::{Dt, Fill, make_input};
-use common::runtimes::{ort_session, ort_value, repo_root};
+use common::data::{Fill, make_input};
+use common::runtimes::{ort_session, repo_root};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
+use rectify_cli::array::ElemType;
+use rectify_cli::runtime::ort_value;
 
 /// One benchmark row.
 pub struct Row {
@@ -94,15 +96,15 @@ struct Bound {
     binding: ort::session::IoBinding,
 }
 
-fn bind(model: &Path, threads: usize, dt: Dt, shape: &[usize], out_shape: &[usize]) -> Bound {
+fn bind(model: &Path, threads: usize, dt: ElemType, shape: &[usize], out_shape: &[usize]) -> Bound {
     let session = ort_session(model, true, threads).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let mut binding = session.create_binding().expect("create binding");
     let x: DynValue = ort_value(&make_input(dt, shape, Fill::Activations, "bench")).expect("input");
     // ORT binds outputs only to tensors it allocated.
     let alloc = session.allocator();
     let y: DynValue = match dt {
-        Dt::F32 => Tensor::<f32>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
-        Dt::F16 => Tensor::<half::f16>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
+        ElemType::F32 => Tensor::<f32>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
+        ElemType::F16 => Tensor::<half::f16>::new(alloc, out_shape.to_vec()).map(Tensor::into_dyn),
         other => panic!("no benchmark for {other:?}"),
     }
     .expect("output");
@@ -129,7 +131,7 @@ fn compare(
     rectify: &str,
     other: Option<&str>,
     threads: usize,
-    dt: Dt,
+    dt: ElemType,
     shape: &[usize],
 ) -> (Duration, Option<Duration>) {
     compare_in("models/bench", rectify, other, threads, dt, shape, shape)
@@ -140,7 +142,7 @@ fn compare_in(
     rectify: &str,
     other: Option<&str>,
     threads: usize,
-    dt: Dt,
+    dt: ElemType,
     shape: &[usize],
     out_shape: &[usize],
 ) -> (Duration, Option<Duration>) {
@@ -168,7 +170,7 @@ fn model_rows(rows: &mut Vec<Row>) {
     let leaky_sizes = [K, 16 * K, 256 * K, 4 * M, 64 * M];
     for threads in [1, 2] {
         for (dtype, dt, width, sizes) in
-            [("float", Dt::F32, 4, &leaky_sizes[..]), ("float16", Dt::F16, 2, &[64 * K, M, 4 * M][..])]
+            [("float", ElemType::F32, 4, &leaky_sizes[..]), ("float16", ElemType::F16, 2, &[64 * K, M, 4 * M][..])]
         {
             for nodes in [1, 16] {
                 for &n in sizes {
@@ -191,7 +193,7 @@ fn model_rows(rows: &mut Vec<Row>) {
             }
         }
         for (dtype, dt, width, sides) in
-            [("float", Dt::F32, 4, &[32, 128, 256][..]), ("float16", Dt::F16, 2, &[32, 128][..])]
+            [("float", ElemType::F32, 4, &[32, 128, 256][..]), ("float16", ElemType::F16, 2, &[32, 128][..])]
         {
             for &side in sides {
                 let n = 64 * side * side;
@@ -225,7 +227,7 @@ fn model_rows(rows: &mut Vec<Row>) {
             "facenet.onnx",
             Some("facenet.builtin.onnx"),
             threads,
-            Dt::F32,
+            ElemType::F32,
             &[1, 3, 112, 112],
             &[1, 128],
         );
@@ -248,7 +250,7 @@ fn model_rows(rows: &mut Vec<Row>) {
             ("rrelu_training_slope_float_x1.rectify.onnx", "RRelu training + Slope vs LeakyRelu"),
         ] {
             for n in [64 * K, M, 4 * M] {
-                let (r, o) = compare(model, Some("leaky_relu_float_x1.rectify.onnx"), threads, Dt::F32, &[n]);
+                let (r, o) = compare(model, Some("leaky_relu_float_x1.rectify.onnx"), threads, ElemType::F32, &[n]);
                 rows.push(Row {
                     case: case.into(),
                     dtype: "float",

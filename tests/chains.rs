@@ -8,10 +8,11 @@ mod common;
 
 use std::path::Path;
 
-use common::data::{Data, Dt, Fill, make_input};
+use common::data::{Fill, make_input};
 use common::runtimes::{ort_run, ort_session, repo_root};
 use half::f16;
 use rectify::kernels::{Prelu, leaky_relu};
+use rectify_cli::array::{Array, ElemType};
 use tract_onnx::prelude::Framework;
 
 const NODES: usize = 16;
@@ -21,17 +22,17 @@ fn bench_model(name: &str) -> std::path::PathBuf {
     repo_root().join("models/bench").join(name)
 }
 
-fn run_chain(model: &Path, with_rectify: bool, input: &Data, threads: usize) -> Data {
+fn run_chain(model: &Path, with_rectify: bool, input: &Array, threads: usize) -> Array {
     let mut session = ort_session(model, with_rectify, threads).unwrap();
     ort_run(&mut session, &[("X".to_string(), input.clone())]).unwrap().remove(0)
 }
 
 /// The slope initializer of a PRelu chain, widened to f32.
-fn slopes(model: &Path, dt: Dt) -> Vec<f32> {
+fn slopes(model: &Path, dt: ElemType) -> Vec<f32> {
     let proto = tract_onnx::onnx().proto_model_for_path(model).unwrap();
     let raw = &proto.graph.unwrap().initializer[0].raw_data;
     match dt {
-        Dt::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+        ElemType::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
         _ => raw.chunks_exact(2).map(|b| f16::from_le_bytes(b.try_into().unwrap()).to_f32()).collect(),
     }
 }
@@ -47,11 +48,11 @@ fn reference<T: rectify::kernels::Element>(x: &[T], step: impl Fn(&[T], &mut [T]
     a
 }
 
-fn reference_bits(input: &Data, leaky: Option<f32>, prelu: Option<(&[f32], &[i64])>) -> Vec<u64> {
+fn reference_bits(input: &Array, leaky: Option<f32>, prelu: Option<(&[f32], &[i64])>) -> Vec<u64> {
     let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
-    match input.dt {
-        Dt::F32 => {
-            let x: Vec<f32> = input.bits.iter().map(|&b| f32::from_bits(b as u32)).collect();
+    match input.ty {
+        ElemType::F32 => {
+            let x: Vec<f32> = input.all_bits().iter().map(|&b| f32::from_bits(b as u32)).collect();
             let out = match (leaky, prelu) {
                 (Some(alpha), _) => reference(&x, |x, y| leaky_relu(x, y, alpha)),
                 (_, Some((s, s_shape))) => {
@@ -63,7 +64,7 @@ fn reference_bits(input: &Data, leaky: Option<f32>, prelu: Option<(&[f32], &[i64
             out.iter().map(|v| u64::from(v.to_bits())).collect()
         }
         _ => {
-            let x: Vec<f16> = input.bits.iter().map(|&b| f16::from_bits(b as u16)).collect();
+            let x: Vec<f16> = input.all_bits().iter().map(|&b| f16::from_bits(b as u16)).collect();
             let out = match (leaky, prelu) {
                 (Some(alpha), _) => reference(&x, |x, y| leaky_relu(x, y, alpha)),
                 (_, Some((s, s_shape))) => {
@@ -78,13 +79,13 @@ fn reference_bits(input: &Data, leaky: Option<f32>, prelu: Option<(&[f32], &[i64
     }
 }
 
-fn assert_same(what: &str, got: &Data, want: &[u64]) {
-    let first = got.bits.iter().zip(want).position(|(a, b)| a != b);
+fn assert_same(what: &str, got: &Array, want: &[u64]) {
+    let first = got.all_bits().iter().zip(want).position(|(a, b)| a != b);
     assert!(
         first.is_none(),
         "{what}: element {} differs: {:#x} vs {:#x}",
         first.unwrap(),
-        got.bits[first.unwrap()],
+        got.all_bits()[first.unwrap()],
         want[first.unwrap()]
     );
 }
@@ -93,7 +94,7 @@ fn assert_same(what: &str, got: &Data, want: &[u64]) {
 fn leaky_relu_chains_match_the_kernel_and_the_built_in_chain() {
     for threads in [1, 2] {
         for n in [1000, 20_011, 70_000, 600_001] {
-            for (dt, name) in [(Dt::F32, "float"), (Dt::F16, "float16")] {
+            for (dt, name) in [(ElemType::F32, "float"), (ElemType::F16, "float16")] {
                 let input = make_input(dt, &[n], Fill::Activations, name);
                 let ours =
                     run_chain(&bench_model(&format!("leaky_relu_{name}_x16.rectify.onnx")), true, &input, threads);
@@ -101,7 +102,7 @@ fn leaky_relu_chains_match_the_kernel_and_the_built_in_chain() {
                 assert_same(&what, &ours, &reference_bits(&input, Some(ALPHA), None));
                 let builtin =
                     run_chain(&bench_model(&format!("leaky_relu_{name}_x16.builtin.onnx")), false, &input, threads);
-                assert_same(&format!("{what} vs built-in"), &ours, &builtin.bits);
+                assert_same(&format!("{what} vs built-in"), &ours, &builtin.all_bits());
             }
         }
     }
@@ -111,7 +112,7 @@ fn leaky_relu_chains_match_the_kernel_and_the_built_in_chain() {
 fn prelu_chains_match_the_kernel() {
     for threads in [1, 2] {
         for side in [8, 40] {
-            for (dt, name) in [(Dt::F32, "float"), (Dt::F16, "float16")] {
+            for (dt, name) in [(ElemType::F32, "float"), (ElemType::F16, "float16")] {
                 let input = make_input(dt, &[1, 64, side, side], Fill::Activations, name);
                 let slope = slopes(&bench_model(&format!("prelu_{name}_x16.rectify.onnx")), dt);
                 let want = reference_bits(&input, None, Some((&slope, &[64, 1, 1])));
@@ -122,7 +123,7 @@ fn prelu_chains_match_the_kernel() {
                 }
                 // ONNX Runtime's float16 PRelu is an inlined function body that its optimiser
                 // rewrites across nodes, so only the float chain computes node by node.
-                if dt == Dt::F32 {
+                if dt == ElemType::F32 {
                     let builtin = run_chain(&bench_model("prelu_float_x16.builtin.onnx"), false, &input, threads);
                     assert_same(&format!("prelu float side={side} threads={threads} vs built-in"), &builtin, &want);
                 }

@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::data::Data;
 use common::runtimes::{ort_run, ort_run_values, ort_session, ort_values};
 use common::{Entry, manifest};
+use rectify_cli::array::Array;
 
 const THREADS: usize = 8;
 const RUNS_PER_THREAD: usize = 10_000;
@@ -22,7 +22,7 @@ const MODELS: [&str; 6] = [
 ];
 
 /// A model, its inputs, and its outputs computed alone.
-type Expected = (Entry, Vec<(String, Data)>, Vec<Data>);
+type Expected = (Entry, Vec<(String, Array)>, Vec<Array>);
 
 /// Resident set size in KiB, from /proc.
 fn rss_kib() -> u64 {
@@ -63,12 +63,12 @@ fn eight_threads_ten_thousand_runs_each_no_mismatch_flat_memory() {
                     .iter()
                     .map(|(e, inputs, want)| {
                         let session = ort_session(&e.model_path(), true, 2).unwrap();
-                        (session, ort_values(inputs).unwrap(), inputs[0].1.dt, want)
+                        (session, ort_values(inputs).unwrap(), want)
                     })
                     .collect();
                 for i in 0..RUNS_PER_THREAD {
-                    let (session, values, dt, want) = &mut sessions[(i + t) % MODELS.len()];
-                    let got = ort_run_values(session, values, *dt).unwrap();
+                    let (session, values, want) = &mut sessions[(i + t) % MODELS.len()];
+                    let got = ort_run_values(session, values).unwrap();
                     if &got != *want {
                         mismatches.fetch_add(1, Ordering::Relaxed);
                     }

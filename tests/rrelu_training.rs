@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::data::{Data, Dt, Fill, make_input};
+use common::data::{Fill, make_input};
 use common::runtimes::{ort_run, ort_session, repo_root};
 use common::{Entry, manifest};
 use rectify::kernels::Rrelu;
 use rectify::kernels::rrelu::{DEFAULT_LOWER, DEFAULT_UPPER};
+use rectify_cli::array::{Array, ElemType};
 use tract_onnx::prelude::Framework;
 
 fn training_models() -> Vec<Entry> {
@@ -16,7 +17,7 @@ fn training_models() -> Vec<Entry> {
     models
 }
 
-fn run_twice(entry: &Entry, threads: usize) -> (Vec<Data>, Vec<Data>) {
+fn run_twice(entry: &Entry, threads: usize) -> (Vec<Array>, Vec<Array>) {
     let inputs = entry.inputs();
     let mut session = ort_session(&entry.model_path(), true, threads).unwrap();
     let first = ort_run(&mut session, &inputs).unwrap();
@@ -43,7 +44,7 @@ fn slopes_are_uniform_on_lower_upper_and_y_is_x_times_slope() {
             }
             // Y == X * Slope: the product of two values of the type is exact in f64 and
             // rounds to Y (NaN stays NaN).
-            let product = entry.dt().to_f64(entry.dt().round_f64(xv * s));
+            let product = entry.dt().value_of(entry.dt().nearest(xv * s));
             assert!(yv == product || (yv.is_nan() && xv.is_nan()), "{}: y {yv} != x {xv} * slope {s}", entry.name);
         }
         let n = drawn.len() as f64;
@@ -95,8 +96,8 @@ fn a_large_tensor_gives_the_kernels_bits_on_any_thread_count() {
     let node = &proto.graph.unwrap().node[0];
     let seed = node.attribute.iter().find(|a| a.name == "seed").expect("a seed attribute").i;
     let n = 1_000_003;
-    let input = make_input(Dt::F32, &[n], Fill::Activations, "rrelu large");
-    let x: Vec<f32> = input.bits.iter().map(|&b| f32::from_bits(b as u32)).collect();
+    let input = make_input(ElemType::F32, &[n], Fill::Activations, "rrelu large");
+    let x: Vec<f32> = input.all_bits().iter().map(|&b| f32::from_bits(b as u32)).collect();
     let op = Rrelu::new(DEFAULT_LOWER, DEFAULT_UPPER, 1, seed).unwrap();
     let (mut y, mut slope) = (vec![0f32; n], vec![0f32; n]);
     op.run_range(0, 0, &x, &mut y, Some(&mut slope));
@@ -104,7 +105,7 @@ fn a_large_tensor_gives_the_kernels_bits_on_any_thread_count() {
     for threads in [1, 2] {
         let mut session = ort_session(&model, true, threads).unwrap();
         let outputs = ort_run(&mut session, &[("X".to_string(), input.clone())]).unwrap();
-        assert!(outputs[0].bits == bits(&y), "Y differs from the kernel on {threads} thread(s)");
-        assert!(outputs[1].bits == bits(&slope), "Slope differs from the kernel on {threads} thread(s)");
+        assert!(outputs[0].all_bits() == bits(&y), "Y differs from the kernel on {threads} thread(s)");
+        assert!(outputs[1].all_bits() == bits(&slope), "Slope differs from the kernel on {threads} thread(s)");
     }
 }

@@ -7,9 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use common::data::Dt;
 use common::manifest;
 use common::runtimes::{ort_run, ort_session, tract_rectify_runs, tract_run};
+use rectify_cli::array::ElemType;
 use tract_onnx::prelude::*;
 
 /// Runs per model: RRelu training draws new slopes each run, in both runtimes alike.
@@ -21,7 +21,7 @@ fn every_rectify_model_matches_onnx_runtime_bit_for_bit() {
     for entry in manifest() {
         let inputs = entry.inputs();
         let path = entry.model_path();
-        if entry.dt() == Dt::BF16 {
+        if entry.dt() == ElemType::BF16 {
             // tract has no bfloat16 type: loading must fail with an error, not a crash.
             let mut onnx = tract_onnx::onnx();
             rectify_tract::register(&mut onnx);
@@ -33,7 +33,12 @@ fn every_rectify_model_matches_onnx_runtime_bit_for_bit() {
             // Its random-weight convolutions round differently in the two runtimes, so the
             // rectify nodes are checked inside tract: against tract's own built-in twin.
             let twin = tract_run(&entry.twin_path().unwrap(), &inputs).unwrap();
-            assert_eq!(tract[0][0].bits, twin[0].bits, "{}: tract host vs tract's built-in PRelu", entry.name);
+            assert_eq!(
+                tract[0][0].all_bits(),
+                twin[0].all_bits(),
+                "{}: tract host vs tract's built-in PRelu",
+                entry.name
+            );
             compared += 1;
             continue;
         }
@@ -43,14 +48,14 @@ fn every_rectify_model_matches_onnx_runtime_bit_for_bit() {
             assert_eq!(ort_outputs.len(), tract_outputs.len(), "{}: output count", entry.name);
             for (i, (o, t)) in ort_outputs.iter().zip(tract_outputs).enumerate() {
                 assert_eq!(o.shape, t.shape, "{} output {i}: shape", entry.name);
-                let first = o.bits.iter().zip(&t.bits).position(|(a, b)| a != b);
+                let first = o.all_bits().iter().zip(&t.all_bits()).position(|(a, b)| a != b);
                 assert!(
                     first.is_none(),
                     "{} run {run} output {i}: element {} differs: ORT {:#x}, tract {:#x}",
                     entry.name,
                     first.unwrap(),
-                    o.bits[first.unwrap()],
-                    t.bits[first.unwrap()]
+                    o.all_bits()[first.unwrap()],
+                    t.all_bits()[first.unwrap()]
                 );
             }
         }
@@ -61,12 +66,12 @@ fn every_rectify_model_matches_onnx_runtime_bit_for_bit() {
 
 #[test]
 fn training_draws_differ_between_runs_and_restart_with_a_new_plan() {
-    let entry = manifest().into_iter().find(|e| e.training() && e.dt() == Dt::F32).unwrap();
+    let entry = manifest().into_iter().find(|e| e.training() && e.dt() == ElemType::F32).unwrap();
     let inputs = entry.inputs();
     let first_plan = tract_rectify_runs(&entry.model_path(), &inputs, 2).unwrap();
     let second_plan = tract_rectify_runs(&entry.model_path(), &inputs, 1).unwrap();
-    assert_ne!(first_plan[0][0].bits, first_plan[1][0].bits, "run 1 drew the same slopes as run 0");
-    assert_eq!(first_plan[0][0].bits, second_plan[0][0].bits, "a new plan starts again at run 0");
+    assert_ne!(first_plan[0][0].all_bits(), first_plan[1][0].all_bits(), "run 1 drew the same slopes as run 0");
+    assert_eq!(first_plan[0][0].all_bits(), second_plan[0][0].all_bits(), "a new plan starts again at run 0");
 }
 
 #[test]
@@ -79,7 +84,7 @@ fn standard_domain_nodes_keep_tracts_builtins() {
         let inputs = entry.inputs();
         let plain = tract_run(&twin, &inputs).unwrap();
         let registered = tract_rectify_runs(&twin, &inputs, 1).unwrap().remove(0);
-        assert_eq!(plain[0].bits, registered[0].bits, "{name}");
+        assert_eq!(plain[0].all_bits(), registered[0].all_bits(), "{name}");
     }
 }
 

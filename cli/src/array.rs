@@ -32,6 +32,11 @@ impl ElemType {
         (Self::BF16, 16),
     ];
 
+    /// From the ONNX name (`float`, `float16`, ...).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ONNX_IDS.iter().map(|&(t, _)| t).find(|t| t.name() == name)
+    }
+
     /// From `TensorProto.DataType`.
     pub fn from_onnx(id: i32) -> Option<Self> {
         Self::ONNX_IDS.iter().find(|(_, i)| *i == id).map(|(t, _)| *t)
@@ -66,6 +71,40 @@ impl ElemType {
 
     pub fn is_float(self) -> bool {
         matches!(self, Self::F32 | Self::F64 | Self::F16 | Self::BF16)
+    }
+
+    /// The value of an element's bits, zero-extended (exact as f64 for every type here).
+    pub fn value_of(self, b: u64) -> f64 {
+        match self {
+            Self::F32 => f64::from(f32::from_bits(b as u32)),
+            Self::F64 => f64::from_bits(b),
+            Self::F16 => f16::from_bits(b as u16).to_f64(),
+            Self::BF16 => bf16::from_bits(b as u16).to_f64(),
+            Self::I64 => b as i64 as f64,
+            Self::I32 => b as u32 as i32 as f64,
+            Self::I8 => b as u8 as i8 as f64,
+            Self::U8 | Self::Bool => b as f64,
+        }
+    }
+
+    /// The bits of this float type's nearest value to `v` (round to nearest even).
+    pub fn nearest(self, v: f64) -> u64 {
+        match self {
+            Self::F32 => u64::from((v as f32).to_bits()),
+            Self::F16 => u64::from(f16::from_f64(v).to_bits()),
+            Self::BF16 => u64::from(bf16::from_f64(v).to_bits()),
+            _ => v.to_bits(),
+        }
+    }
+
+    /// The bits of this float type's nearest value to an f32 (16-bit types round from f32
+    /// once; wider ones hold it exactly).
+    pub fn nearest_to_f32(self, v: f32) -> u64 {
+        match self {
+            Self::F16 => u64::from(f16::from_f32(v).to_bits()),
+            Self::BF16 => u64::from(bf16::from_f32(v).to_bits()),
+            _ => self.nearest(f64::from(v)),
+        }
     }
 }
 
@@ -104,17 +143,19 @@ impl Array {
 
     /// Element `i` as f64 (exact for every type here).
     pub fn value(&self, i: usize) -> f64 {
-        let b = self.bits(i);
-        match self.ty {
-            ElemType::F32 => f64::from(f32::from_bits(b as u32)),
-            ElemType::F64 => f64::from_bits(b),
-            ElemType::F16 => f16::from_bits(b as u16).to_f64(),
-            ElemType::BF16 => bf16::from_bits(b as u16).to_f64(),
-            ElemType::I64 => b as i64 as f64,
-            ElemType::I32 => b as u32 as i32 as f64,
-            ElemType::I8 => b as u8 as i8 as f64,
-            ElemType::U8 | ElemType::Bool => b as f64,
-        }
+        self.ty.value_of(self.bits(i))
+    }
+
+    /// Every element's bits, zero-extended.
+    pub fn all_bits(&self) -> Vec<u64> {
+        (0..self.len()).map(|i| self.bits(i)).collect()
+    }
+
+    /// A tensor of `ty` from each element's bits (the low bytes of each word).
+    pub fn from_bits(ty: ElemType, shape: Vec<usize>, bits: impl IntoIterator<Item = u64>) -> Result<Self> {
+        let size = ty.size();
+        let bytes = bits.into_iter().flat_map(|b| b.to_le_bytes().into_iter().take(size)).collect();
+        Self::new(ty, shape, bytes)
     }
 
     /// Elements as `T`, read from the bytes.
@@ -184,7 +225,7 @@ impl FromLe for bool {
     }
 }
 
-/// SplitMix64: small, seeded, the same on every platform.
+/// SplitMix64: small, seeded, the same on every platform (independent of rectify's Philox).
 pub struct Rng(u64);
 
 impl Rng {
@@ -192,7 +233,12 @@ impl Rng {
         Self(seed)
     }
 
-    fn next_u64(&mut self) -> u64 {
+    /// Seeded by a name (its FNV-1a hash): each test input has its own stream.
+    pub fn named(name: &str) -> Self {
+        Self(name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -284,7 +330,7 @@ pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
 }
 
 /// Distance between two float bit patterns in steps of the type (-0 and +0 one apart).
-fn ulps(ty: ElemType, a: u64, b: u64) -> u64 {
+pub fn ulps(ty: ElemType, a: u64, b: u64) -> u64 {
     let bits = (ty.size() * 8) as u32;
     let sign = 1u64 << (bits - 1);
     let ordered = |x: u64| -> i128 { if x & sign != 0 { -((x & !sign) as i128) - 1 } else { x as i128 } };

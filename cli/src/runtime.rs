@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use anyhow::{Context, Result, anyhow, bail};
 use half::{bf16, f16};
@@ -14,7 +14,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType as OrtValueType};
 use tract_onnx::prelude::{
     DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, IntoTValue, OutletId, TVec,
-    Tensor as TractTensor,
+    Tensor as TractTensor, TypedSimplePlan,
 };
 use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::TDim;
@@ -65,7 +65,7 @@ pub fn find_onnxruntime() -> Result<Found> {
 }
 
 /// `<env>/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*`
-fn wheel_library(env: &Path) -> Option<PathBuf> {
+pub fn wheel_library(env: &Path) -> Option<PathBuf> {
     std::fs::read_dir(env.join("lib"))
         .ok()?
         .flatten()
@@ -159,20 +159,29 @@ pub fn ort_environment(library: &Path) -> Result<&'static Environment> {
 
 /// Opens a session on a serialized model, with librectify.so registered when given.
 pub fn ort_session(env: &Environment, model: &[u8], rectify: Option<&Path>) -> Result<Session> {
-    session_builder(env, rectify)?.commit_from_memory(model).map_err(|e| anyhow!("{e}"))
+    commit(session_builder(env, rectify, 1)?, |mut b| b.commit_from_memory(model))
 }
 
 /// Opens a session on a model file, so that ONNX Runtime finds its external data.
 pub fn ort_session_file(env: &Environment, model: &Path, rectify: Option<&Path>) -> Result<Session> {
-    session_builder(env, rectify)?.commit_from_file(model).map_err(|e| anyhow!("{e}"))
+    ort_session_threads(env, model, rectify, 1)
 }
 
-fn session_builder(env: &Environment, rectify: Option<&Path>) -> Result<ort::session::builder::SessionBuilder> {
+/// [`ort_session_file`] with `threads` intra-op threads.
+pub fn ort_session_threads(env: &Environment, model: &Path, rectify: Option<&Path>, threads: usize) -> Result<Session> {
+    commit(session_builder(env, rectify, threads)?, |mut b| b.commit_from_file(model))
+}
+
+fn session_builder(
+    env: &Environment,
+    rectify: Option<&Path>,
+    threads: usize,
+) -> Result<ort::session::builder::SessionBuilder> {
     let mut builder = Session::builder(env)
         .map_err(|e| anyhow!("{e}"))?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(|e| anyhow!("{e}"))?
-        .with_intra_threads(1)
+        .with_intra_threads(threads)
         .map_err(|e| anyhow!("{e}"))?;
     if let Some(library) = rectify {
         builder =
@@ -181,12 +190,31 @@ fn session_builder(env: &Environment, rectify: Option<&Path>) -> Result<ort::ses
     Ok(builder)
 }
 
+/// Creates a session, one at a time in this process: two sessions registering the `rectify`
+/// domain at the same moment fail now and then in ONNX Runtime 1.31.1 with ONNX's "Trying
+/// to add a domain to DomainToVersion map, but the domain is already exist" (a process-wide
+/// map that session creation fills). Running sessions stays parallel.
+fn commit(
+    builder: ort::session::builder::SessionBuilder,
+    f: impl FnOnce(ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+) -> Result<Session> {
+    static CREATE: Mutex<()> = Mutex::new(());
+    let _guard = CREATE.lock().unwrap_or_else(PoisonError::into_inner);
+    f(builder).map_err(|e| anyhow!("{e}"))
+}
+
 /// Runs a session once with named inputs; returns the outputs in the model's order.
 pub fn ort_run(session: &mut Session, inputs: &[(String, Array)]) -> Result<Vec<(String, Array)>> {
-    let values: Vec<(String, DynValue)> = inputs
-        .iter()
-        .map(|(n, a)| Ok((n.clone(), ort_value(a).with_context(|| format!("input '{n}'"))?)))
-        .collect::<Result<_>>()?;
+    ort_run_values(session, &ort_values(inputs)?)
+}
+
+/// Inputs converted once, for repeated runs.
+pub fn ort_values(inputs: &[(String, Array)]) -> Result<Vec<(String, DynValue)>> {
+    inputs.iter().map(|(n, a)| Ok((n.clone(), ort_value(a).with_context(|| format!("input '{n}'"))?))).collect()
+}
+
+/// Runs a session once on converted inputs.
+pub fn ort_run_values(session: &mut Session, values: &[(String, DynValue)]) -> Result<Vec<(String, Array)>> {
     let refs: Vec<(&str, &DynValue)> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
     let outputs = session.run(refs).map_err(|e| anyhow!("{e}"))?;
     outputs
@@ -195,7 +223,7 @@ pub fn ort_run(session: &mut Session, inputs: &[(String, Array)]) -> Result<Vec<
         .collect()
 }
 
-fn ort_value(a: &Array) -> Result<DynValue> {
+pub fn ort_value(a: &Array) -> Result<DynValue> {
     fn make<T: FromLe + ort::value::PrimitiveTensorElementType + std::fmt::Debug + 'static>(
         a: &Array,
     ) -> Result<DynValue> {
@@ -292,38 +320,73 @@ pub fn lazy_shapes(model: &ModelProto) -> impl FnMut(&str) -> Option<ValueType> 
     }
 }
 
-/// Runs a model file in tract, with rectify's ops registered when `rectify`.
+/// Runs a model file in tract once, with rectify's ops registered when `rectify`.
 pub fn tract_run(model: &Path, inputs: &[(String, Array)], rectify: bool) -> Result<Vec<(String, Array)>> {
-    // Shapes come from the concrete inputs: exporters' symbolic output and value_info shapes
-    // (`N`, `H - 2`) would not unify with them.
-    let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
-    if rectify {
-        rectify_tract::register(&mut onnx);
+    TractPlan::new(model, inputs, rectify)?.run(inputs)
+}
+
+/// A model optimised by tract for the shapes and types of given inputs; each run of the
+/// same plan continues its nodes' state (RRelu training's run counter).
+pub struct TractPlan {
+    plan: std::sync::Arc<TypedSimplePlan>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl TractPlan {
+    pub fn new(model: &Path, inputs: &[(String, Array)], rectify: bool) -> Result<Self> {
+        // Shapes come from the concrete inputs: exporters' symbolic output and value_info
+        // shapes (`N`, `H - 2`) would not unify with them.
+        let mut onnx = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
+        if rectify {
+            rectify_tract::register(&mut onnx);
+        }
+        let mut inference = onnx.model_for_path(model).map_err(|e| anyhow!("{e:#}"))?;
+        let mut names = Vec::new();
+        for (slot, outlet) in inference.input_outlets().map_err(|e| anyhow!("{e}"))?.to_vec().into_iter().enumerate() {
+            let name = inference.node(outlet.node).name.clone();
+            let (_, array) =
+                inputs.iter().find(|(n, _)| *n == name).with_context(|| format!("no value for input '{name}'"))?;
+            let fact = InferenceFact::dt_shape(tract_datum_type(array.ty)?, &array.shape);
+            inference = inference.with_input_fact(slot, fact).map_err(|e| anyhow!("{e:#}"))?;
+            names.push(name);
+        }
+        let plan = inference.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| anyhow!("{e:#}"))?;
+        let model = plan.model();
+        let outputs = model
+            .output_outlets()
+            .map_err(|e| anyhow!("{e}"))?
+            .iter()
+            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+            .collect();
+        Ok(Self { plan, inputs: names, outputs })
     }
-    let mut inference = onnx.model_for_path(model).map_err(|e| anyhow!("{e:#}"))?;
-    let mut values = TVec::new();
-    for (slot, outlet) in inference.input_outlets().map_err(|e| anyhow!("{e}"))?.to_vec().into_iter().enumerate() {
-        let name = inference.node(outlet.node).name.clone();
-        let (_, array) =
-            inputs.iter().find(|(n, _)| *n == name).with_context(|| format!("no value for input '{name}'"))?;
-        let tensor = tract_tensor(array)?;
-        inference = inference
-            .with_input_fact(slot, InferenceFact::dt_shape(tensor.datum_type(), tensor.shape()))
-            .map_err(|e| anyhow!("{e:#}"))?;
-        values.push(tensor.into_tvalue());
+
+    /// Runs once on named inputs (those the model was planned for).
+    pub fn run(&self, inputs: &[(String, Array)]) -> Result<Vec<(String, Array)>> {
+        let mut values = TVec::new();
+        for name in &self.inputs {
+            let (_, array) =
+                inputs.iter().find(|(n, _)| n == name).with_context(|| format!("no value for input '{name}'"))?;
+            values.push(tract_tensor(array)?.into_tvalue());
+        }
+        let outputs = self.plan.run(values).map_err(|e| anyhow!("{e:#}"))?;
+        self.outputs.iter().zip(outputs.iter()).map(|(n, t)| Ok((n.clone(), from_tract(t)?))).collect()
     }
-    let plan = inference.into_optimized().and_then(|m| m.into_runnable()).map_err(|e| anyhow!("{e:#}"))?;
-    let names: Vec<String> = plan
-        .model()
-        .output_outlets()
-        .map_err(|e| anyhow!("{e}"))?
-        .iter()
-        .map(|o| {
-            plan.model().outlet_label(*o).map(str::to_string).unwrap_or_else(|| plan.model().node(o.node).name.clone())
-        })
-        .collect();
-    let outputs = plan.run(values).map_err(|e| anyhow!("{e:#}"))?;
-    names.into_iter().zip(outputs.iter()).map(|(n, t)| Ok((n, from_tract(t)?))).collect()
+}
+
+fn tract_datum_type(ty: ElemType) -> Result<DatumType> {
+    Ok(match ty {
+        ElemType::F32 => DatumType::F32,
+        ElemType::F64 => DatumType::F64,
+        ElemType::F16 => DatumType::F16,
+        ElemType::I64 => DatumType::I64,
+        ElemType::I32 => DatumType::I32,
+        ElemType::I8 => DatumType::I8,
+        ElemType::U8 => DatumType::U8,
+        ElemType::Bool => DatumType::Bool,
+        ElemType::BF16 => bail!("tract has no bfloat16"),
+    })
 }
 
 fn tract_tensor(a: &Array) -> Result<TractTensor> {

@@ -1,6 +1,8 @@
 //! The verification harness shared by the integration tests and `make demo`: every model in
 //! `models/` run through ONNX Runtime with librectify.so, and compared bit for bit with its
-//! built-in twin in tract and in ONNX Runtime, and with a float64 reference.
+//! built-in twin in tract and in ONNX Runtime, and with a float64 reference. Tensors,
+//! sessions, tract and comparisons come from the CLI's library (`rectify_cli`); what is here
+//! is the manifest, the seeded inputs and what each reference must show.
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod data;
@@ -12,7 +14,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use data::{Data, Dt, Fill, make_input};
+use data::{Fill, make_input};
+use rectify::ops::{AttributeSource, OpKind};
+use rectify_cli::array::{self, Array, ElemType};
 use runtimes::{Result, ort_run, ort_session, ort_time, repo_root, tract_run};
 
 /// One entry of `models/manifest.json` (written by `models/generate.py`).
@@ -34,8 +38,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn dt(&self) -> Dt {
-        Dt::parse(&self.dtype)
+    pub fn dt(&self) -> ElemType {
+        ElemType::parse(&self.dtype).unwrap_or_else(|| panic!("unknown dtype {}", self.dtype))
     }
 
     pub fn model_path(&self) -> PathBuf {
@@ -64,7 +68,7 @@ impl Entry {
     }
 
     /// Seeded inputs for this model.
-    pub fn inputs(&self) -> Vec<(String, Data)> {
+    pub fn inputs(&self) -> Vec<(String, Array)> {
         self.inputs
             .iter()
             .map(|(name, shape)| {
@@ -79,18 +83,31 @@ impl Entry {
             .collect()
     }
 
-    /// The float64 reference of output Y, where the op has one.
-    pub fn reference(&self, inputs: &[(String, Data)]) -> Option<Data> {
+    /// The float64 reference of output Y, where the op has a closed form: the op's own
+    /// reference slopes, rounded as its built-in twin rounds.
+    pub fn reference(&self, inputs: &[(String, Array)]) -> Option<Array> {
+        let kind = OpKind::from_name(&self.op)?;
+        let params =
+            kind.configure(&ManifestAttributes(&self.attributes)).expect("the manifest's attributes are valid");
+        let others: Vec<(Vec<usize>, Vec<f64>)> =
+            inputs[1..].iter().map(|(_, a)| (a.shape.clone(), (0..a.len()).map(|i| a.value(i)).collect())).collect();
+        let others: Vec<(&[usize], &[f64])> = others.iter().map(|(s, v)| (&s[..], &v[..])).collect();
         let x = &inputs[0].1;
-        match self.op.as_str() {
-            "LeakyRelu" => Some(reference::leaky_relu(x, self.float_attr("alpha").unwrap_or(0.01))),
-            "PRelu" => Some(reference::prelu(x, &inputs[1].1, self.int_attr("axis"))),
-            "RRelu" if !self.training() => {
-                let (lower, upper) = (self.float_attr("lower").unwrap(), self.float_attr("upper").unwrap());
-                Some(reference::leaky_relu(x, (lower + upper) / 2.0))
-            }
-            _ => None,
-        }
+        let slopes = params.reference_slopes(&x.shape, &others)?;
+        Some(reference::built_in_rule(kind.spec().builtin, x, &slopes))
+    }
+}
+
+/// A manifest entry's attributes as an attribute source (absent = the registry default).
+struct ManifestAttributes<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl AttributeSource for ManifestAttributes<'_> {
+    fn float(&self, _: &'static str, name: &str) -> rectify::Result<Option<f32>> {
+        Ok(self.0.get(name).and_then(|v| v.as_f64()).map(|v| v as f32))
+    }
+
+    fn int(&self, _: &'static str, name: &str) -> rectify::Result<Option<i64>> {
+        Ok(self.0.get(name).and_then(|v| v.as_i64()))
     }
 }
 
@@ -104,31 +121,15 @@ pub fn manifest() -> Vec<Entry> {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// How two tensors differ.
-#[derive(Clone, Copy, Debug)]
-pub struct Diff {
-    pub max_abs: f64,
-    pub max_ulp: u128,
-    pub bit_exact: bool,
-}
-
-pub fn compare(a: &Data, b: &Data) -> Diff {
-    assert_eq!(a.shape, b.shape, "shapes differ");
-    let mut d = Diff { max_abs: 0.0, max_ulp: 0, bit_exact: a.bits == b.bits };
-    for i in 0..a.len() {
-        let (x, y) = (a.value(i), b.value(i));
-
-        let abs = if x.is_nan() && y.is_nan() || x == y { 0.0 } else { (x - y).abs() };
-        d.max_abs = if abs.is_nan() { f64::INFINITY } else { d.max_abs.max(abs) };
-        d.max_ulp = d.max_ulp.max(a.dt.ulps(a.bits[i], b.bits[i]));
-    }
-    d
+/// How two tensors differ (bits, values and ULPs: [`array::compare`]).
+pub fn compare(a: &Array, b: &Array) -> array::Diff {
+    array::compare(a, b, None).expect("same type and shape")
 }
 
 /// The outcome against one reference.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    Compared(Diff),
+    Compared(array::Diff),
     /// The reference cannot run this model; the reason.
     Unavailable(String),
 }
@@ -140,7 +141,7 @@ pub enum Expect {
     /// Equal values; only the sign of zero may differ.
     ZeroSign(&'static str),
     /// At most this many ULP apart.
-    Ulps(u128, &'static str),
+    Ulps(u64, &'static str),
     /// The reference cannot run this model.
     Unavailable(&'static str),
 }
@@ -185,7 +186,7 @@ impl Outcome {
     pub fn check(&self, expect: &Expect) -> Option<String> {
         match (self, expect) {
             (Outcome::Compared(d), Expect::BitExact) if !d.bit_exact => Some(format!("not bit-exact: {d:?}")),
-            (Outcome::Compared(d), Expect::ZeroSign(_)) if d.max_ulp > 0 => Some(format!("values differ: {d:?}")),
+            (Outcome::Compared(d), Expect::ZeroSign(_)) if d.max_abs > 0.0 => Some(format!("values differ: {d:?}")),
             (Outcome::Compared(d), Expect::Ulps(n, _)) if d.max_ulp > *n => Some(format!("{} ULP > {n}", d.max_ulp)),
             (Outcome::Compared(_), Expect::Unavailable(_)) => Some("ran where it was expected not to".to_string()),
             (Outcome::Unavailable(why), e) if !matches!(e, Expect::Unavailable(_)) => {
@@ -207,7 +208,7 @@ pub struct Report {
     pub time_builtin: Option<Duration>,
 }
 
-fn outcome(y: &Data, reference: Result<Vec<Data>>) -> Outcome {
+fn outcome(y: &Array, reference: Result<Vec<Array>>) -> Outcome {
     match reference {
         Ok(outputs) => Outcome::Compared(compare(y, &outputs[0])),
         Err(e) => Outcome::Unavailable(e.lines().next().unwrap_or_default().to_string()),
@@ -250,7 +251,8 @@ pub fn evaluate(entry: &Entry, timing: bool) -> Result<Report> {
                     ort_run(&mut ort_session(&sibling.model_path(), true, 1)?, &inputs)?.remove(1)
                 }
             };
-            Outcome::Compared(compare(y, &reference::rrelu_training(&inputs[0].1, &slope)))
+            let slopes: Vec<f64> = (0..slope.len()).map(|i| slope.value(i)).collect();
+            Outcome::Compared(compare(y, &reference::built_in_rule("LeakyRelu", &inputs[0].1, &slopes)))
         }
         None => Outcome::Unavailable("no closed form (whole network)".to_string()),
     };
@@ -287,8 +289,9 @@ impl Report {
 fn cell(o: &Outcome) -> String {
     match o {
         Outcome::Compared(d) if d.bit_exact => "0 / 0".to_string(),
-        Outcome::Compared(d) if d.max_ulp == 0 => "0 / 0 (±0)".to_string(),
-        Outcome::Compared(d) if d.max_ulp == u128::MAX => format!("{:.1e} / NaN", d.max_abs),
+        Outcome::Compared(d) if d.nan_payloads_only => "0 / 0 (NaN payloads)".to_string(),
+        Outcome::Compared(d) if d.max_abs == 0.0 => "0 / 0 (±0)".to_string(),
+        Outcome::Compared(d) if d.max_abs.is_infinite() => format!("{:.1e} / NaN or inf", d.max_abs),
         Outcome::Compared(d) => format!("{:.1e} / {}", d.max_abs, d.max_ulp),
         Outcome::Unavailable(_) => "n/a".to_string(),
     }
