@@ -5,17 +5,16 @@
 use anyhow::{Result, anyhow, bail};
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
-use rectify::ops::{AttributeSource, OpKind, Twin};
+use rectify::ops::{AttributeSource, DType, OpKind, Twin};
 
-use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, reads, unique_name};
+use crate::edit::{Change, Shapes, attr, float_attr, is_rectify_type, reads, unique_name};
 use crate::fuse;
 use crate::model::{self, RECTIFY, is_standard, node_label, value_shape, value_type};
 
 /// The default-domain opset added when a model had none (LeakyRelu-16 / PRelu-16).
 const STANDARD_OPSET: i64 = 17;
-/// ONNX FLOAT / BFLOAT16 element type ids.
-const FLOAT: i32 = 1;
-const BFLOAT16: i32 = 16;
+const FLOAT: i32 = DType::Float.onnx_id();
+const BFLOAT16: i32 = DType::BFloat16.onnx_id();
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -240,7 +239,7 @@ fn to_rectify(graph: &mut GraphProto, all: bool, channel_slopes: bool, shapes: S
         };
         let elem_type = value_shape(graph, x).map(|(t, _)| t).or_else(|| shapes(x).map(|t| t.elem_type));
         let skip = |detail: String| Change { node: label.clone(), rewritten: false, detail };
-        if let Some(t) = elem_type.filter(|t| !RECTIFY_TYPES.contains(t)) {
+        if let Some(t) = elem_type.filter(|t| !is_rectify_type(*t)) {
             changes.push(skip(format!("element type {t} is not one rectify computes")));
             continue;
         }

@@ -4,10 +4,14 @@
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::{AttributeProto, GraphProto, NodeProto};
 
+use rectify::ops::DTYPES;
+
 use crate::model::ValueType;
 
-/// The element types rectify computes (ONNX ids: float, float16, double, bfloat16).
-pub const RECTIFY_TYPES: [i32; 4] = [1, 10, 11, 16];
+/// Whether ONNX element type `id` is one rectify computes (the registry's [`DTYPES`]).
+pub fn is_rectify_type(id: i32) -> bool {
+    DTYPES.iter().any(|t| t.onnx_id() == id)
+}
 
 /// What happened to one node.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,7 +16,7 @@
 use half::{bf16, f16};
 use onnx_protobuf::{GraphProto, NodeProto, TensorProto};
 
-use crate::edit::{Change, RECTIFY_TYPES, Shapes, attr, float_attr, reads, unique_name};
+use crate::edit::{Change, Shapes, attr, float_attr, is_rectify_type, reads, unique_name};
 use crate::model::{self, Dim, RECTIFY, is_standard, node_label, value_type};
 
 /// A constant input: element type, dimensions and values (widened to f64).
@@ -128,7 +128,7 @@ fn accept(graph: &GraphProto, found: Found, shapes: Shapes<'_>) -> Option<Found>
         }
     }
     let x = value_type(graph, &found.x).or_else(|| shapes(&found.x))?;
-    if !RECTIFY_TYPES.contains(&x.elem_type) {
+    if !is_rectify_type(x.elem_type) {
         return None;
     }
     // Unidirectional broadcasting: each of the slope's trailing dimensions is 1 or X's.

@@ -146,7 +146,7 @@ impl OpSpec {
 
 impl DType {
     /// The ONNX name, as in `tensor(float)`.
-    pub fn onnx_name(self) -> &'static str {
+    pub const fn onnx_name(self) -> &'static str {
         match self {
             DType::Float => "float",
             DType::Double => "double",
@@ -156,7 +156,7 @@ impl DType {
     }
 
     /// `TensorProto.DataType`'s number.
-    pub fn onnx_id(self) -> i32 {
+    pub const fn onnx_id(self) -> i32 {
         match self {
             DType::Float => 1,
             DType::Double => 11,
