@@ -201,7 +201,7 @@ bench: venv-test build
 # rectify.tf against TensorFlow's own ops (forward and gradients, float32 and float16), with
 # the freshly built librectify_tf.so (docs/BENCHMARKS.md, "TensorFlow").
 bench-tf: venv-test build
-	PYTHONPATH=$(CURDIR)/python $(PY) benches/tf_ops.py
+	PYTHONPATH=$(CURDIR)/python $(PY) benches/tf_ops.py --write
 
 # Long checks, not part of `make test` (see docs/RELIABILITY.md). They use nightly-only
 # flags through RUSTC_BOOTSTRAP=1 on the stable toolchain.
