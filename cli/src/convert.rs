@@ -5,7 +5,7 @@
 use anyhow::{Result, anyhow, bail};
 use onnx_protobuf::attribute_proto::AttributeType;
 use onnx_protobuf::{AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
-use rectify::ops::{AttributeSource, DType, OpKind, Twin};
+use rectify::ops::{AttributeSource, DType, OpKind, Twin, wrong_attribute_type};
 
 use crate::edit::{Change, Shapes, attr, float_attr, is_rectify_type, reads, unique_name};
 use crate::fuse;
@@ -89,8 +89,8 @@ impl NodeAttributes<'_> {
     fn find(&self, op: &'static str, name: &str, want: AttributeType) -> rectify::Result<Option<&AttributeProto>> {
         let Some(a) = attr(self.0, name) else { return Ok(None) };
         if a.type_.enum_value() != Ok(want) {
-            let message = format!("attribute '{name}' must be {want:?}, got {:?}", a.type_);
-            return Err(rectify::Error::invalid(op, message).on_attribute(name).expected(format!("{want:?}")));
+            let found = format!("{:?}", a.type_);
+            return Err(wrong_attribute_type(op, name, &format!("{want:?}"), &found));
         }
         Ok(Some(a))
     }

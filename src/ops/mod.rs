@@ -14,7 +14,7 @@ pub use spec::{Attribute, DOMAIN, DTYPES, DType, MAX_OUTPUTS, NodeSignature, OPS
 
 use half::{bf16, f16};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::{Element, LeakyRelu, Prelu, Rrelu};
 
 /// One activation: what it is ([`Op::SPEC`]) and everything a host needs to run it.
@@ -70,6 +70,15 @@ pub struct Twin {
 pub trait AttributeSource {
     fn float(&self, op: &'static str, name: &str) -> Result<Option<f32>>;
     fn int(&self, op: &'static str, name: &str) -> Result<Option<i64>>;
+}
+
+/// The error of a host that reads ONNX node protos (tract, `convert`) for an attribute the
+/// node gives another type than the op declares.
+pub fn wrong_attribute_type(op: &'static str, name: &str, want: &str, found: &str) -> Error {
+    Error::invalid(op, format!("attribute '{name}' must be {want}, got {found}"))
+        .on_attribute(name)
+        .expected(want)
+        .found(found)
 }
 
 /// Runs `$body` with `$t` bound to `dtype`'s element type.

@@ -17,8 +17,7 @@ use tract_onnx::pb::{NodeProto, attribute_proto::AttributeType};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::*;
 
-use rectify::Error;
-use rectify::ops::{AttributeSource, DOMAIN, OPS, OpKind};
+use rectify::ops::{AttributeSource, DOMAIN, OPS, OpKind, wrong_attribute_type};
 
 pub use node::{RectifyExpansion, RectifyOp};
 
@@ -83,7 +82,7 @@ impl NodeAttributes<'_> {
         let Some(attr) = self.0.attribute.iter().find(|a| a.name == name) else { return Ok(None) };
         if attr.r#type != want as i32 {
             let got = AttributeType::try_from(attr.r#type).map_or("unknown", |t| t.as_str_name());
-            return Err(Error::invalid(op, format!("attribute '{name}' must be {}, got {got}", want.as_str_name())));
+            return Err(wrong_attribute_type(op, name, want.as_str_name(), got));
         }
         Ok(Some(attr))
     }
