@@ -132,6 +132,10 @@ def measure(size, dtype, rounds, mode):
                 memcpy()
                 times[who].append(timed(runs[who], reps) / copies)
         med = {k: statistics.median(v) for k, v in times.items()}
+        # Ratios per round, then their median: both sides of a round saw the same machine
+        # (a noisy neighbour slows a round, not one side of the comparison).
+        for who in ("tensorflow", "memcpy"):
+            med[f"{who} ratio"] = statistics.median(t / r for t, r in zip(times[who], times["rectify"]))
         rows.append((name, dtype.name, size, med))
     return rows
 
@@ -163,10 +167,10 @@ def main():
     for dtype in args.dtypes.split(","):
         for size in map(int, args.sizes.split(",")):
             for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, args.mode):
-                ratio = med["tensorflow"] / med["rectify"]
+                ratio = med["tensorflow ratio"]
                 line = (
                     f"| {name} | {dt} | {n} | {fmt(med['rectify'])} | {fmt(med['tensorflow'])} "
-                    f"| {ratio:.2f}× | {med['memcpy'] / med['rectify']:.2f}× |"
+                    f"| {ratio:.2f}× | {med['memcpy ratio']:.2f}× |"
                 )
                 lines.append(line)
                 print(line)
@@ -186,7 +190,7 @@ def write_page(args, title, lines, losses):
 
 Produced by `{command}` (`benches/tf_ops.py --write`) on {cpu_name()}, {os.cpu_count()} cores: {title}.
 Each case runs rectify's op and TensorFlow's own way of computing the same outputs on the
-same inputs, interleaved: blocks of 20 calls, each block after an untimed memcpy that
+same inputs, interleaved in rounds: blocks of 20 calls, each block after an untimed memcpy that
 evicts the inputs, rectify and TensorFlow taking turns to go first (without that, the second
 found the inputs the first had read still in the L3: measured 0.83x -> 0.97x at 1M float32).
 `TF ÷ rectify` above 1 means rectify is faster. `memcpy ÷ rectify`
@@ -205,20 +209,27 @@ op also returns; RRelu's gradient as `g * slopes`.
 
 {lost}
 
-These are the plain one-pass element-wise ops (LeakyRelu, its gradient, RRelu's gradient),
-where both sides are bound by memory: rectify's win there is at most what skipping the output
-reads gives (streaming stores, used for outputs of 32 MB and more: the 16M rows), and on this
-2-core machine one row moves by about ±15% from run to run (compare two runs of this command).
-Below 32 MB the output stays in the cache for the next op, which streaming stores would evict.
+Ratios are medians of per-round ratios (both sides of a round saw the same machine).
+Rows near 1.0× are the plain one-pass element-wise ops below 32 MiB (LeakyRelu, its
+gradient, RRelu's gradient): both sides read each input once and write the output once,
+both loops vectorised (rectify's: four AVX2 vectors a step), and the output stays in the
+cache for the next op. They are ties: on this 2-core VM one such row moves by about ±10% from run
+to run (compare two runs of this command).
+
+From 32 MiB up (the 16M rows) TensorFlow's allocator maps every output afresh (glibc's
+malloc maps blocks that large on their own and unmaps them on free), so each call faults
+the output's pages in: TensorFlow's own ops one 4 KiB page at a time, rectify's ops one
+2 MiB page at a time (they advise huge pages before the first store, `tf/src/pages.rs`).
+That is rectify's lead on those rows; on them `memcpy ÷ rectify` compares with a copy into
+a buffer that is already mapped. The stores there are plain: on a page the OS has just
+zeroed, the lines are in the cache and a streaming store would first have to evict them.
+
 The `of a temporary` rows give the op an input nothing else holds (`x * 2`), whose buffer
 LeakyRelu, LeakyReluGrad and RreluGrad take over for their output as TensorFlow's own ops do
-(`TF_ForwardInputOrAllocateOutput`, then in place block by block); the plain rows cannot
-forward (the benchmark holds every input). Forwarding did not close the float32 gap: where
-TensorFlow stays ahead on those rows is not yet explained. Measured apart (1M float32, four
-tensors per call, 20-call blocks): LeakyRelu alone is at parity or ahead (221 vs 229 us per
-op), LeakyReluGrad alone about 50 us behind (373 vs 322 us), while rectify's gradient kernel
-takes about 160 us on every level (portable, AVX2, AVX-512; a plain Rust loop 155 us): the gap
-lies outside the kernel's loop.
+(`TF_ForwardInputOrAllocateOutput`, then in place block by block): no output to map. Up to
+1M these are ties; at 16M TensorFlow's LeakyRelu maps a new output all the same (twice the
+page faults of the `x * 2` before it), which is rectify's lead there. The plain rows cannot
+forward (the benchmark holds every input).
 """
     (ROOT / "docs/BENCHMARKS-tensorflow.md").write_text(page)
     print("wrote docs/BENCHMARKS-tensorflow.md")

@@ -11,7 +11,6 @@ use half::{bf16, f16};
 use super::cpu::Level;
 use super::element::{Scalar, Slope};
 use super::leaky_relu::{self, LeakyRelu, STREAMING_BYTES};
-use super::nontemporal::write_streaming;
 use super::prelu::{self, RowSlope, SlopePlan};
 use super::rrelu::{self, Rrelu};
 
@@ -111,11 +110,16 @@ impl<T: Element> Kernels<T> {
     }
 
     /// TensorFlow's LeakyRelu: `y = x > 0 ? x : x * alpha`.
+    ///
+    /// The `tf_` entry points store plainly at every size, unlike the ONNX ones: TensorFlow
+    /// maps a large output afresh on each call, and the page the OS has just zeroed sits in
+    /// the cache, where a streaming store would first have to evict it (measured: 64 MiB
+    /// LeakyRelu 20-25 ms streamed, 16-18 ms plain, on huge pages).
     pub fn tf_leaky_relu(&self, x: &[T], y: &mut [T], alpha: T) {
         assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
         let f = self.leaky_relu.tf_forward;
         // SAFETY: built for this table's level, which this CPU has.
-        write(y, |r, out| unsafe { f(&x[r], out, alpha) });
+        unsafe { f(x, y, alpha) }
     }
 
     /// TensorFlow's RRelu in inference: LeakyRelu at `alpha`, and the slope each element saw
@@ -125,7 +129,7 @@ impl<T: Element> Kernels<T> {
         self.tf_leaky_relu(x, y, alpha);
         let f = self.rrelu.tf_slope_map;
         // SAFETY: built for this table's level, which this CPU has.
-        write(slopes, |r, out| unsafe { f(&x[r], out, alpha) });
+        unsafe { f(x, slopes, alpha) }
     }
 
     /// TensorFlow's LeakyReluGrad: `dx = x > 0 ? g : g * alpha`.
@@ -133,19 +137,16 @@ impl<T: Element> Kernels<T> {
         assert!(g.len() == x.len() && x.len() == dx.len(), "leaky_relu_grad: lengths differ");
         let f = self.leaky_relu.tf_gradient;
         // SAFETY: built for this table's level, which this CPU has.
-        write(dx, |r, out| unsafe { f(&g[r.clone()], &x[r], out, alpha) });
+        unsafe { f(g, x, dx, alpha) }
     }
 
     /// TensorFlow's rule for PRelu over the whole tensor.
     pub fn tf_prelu(&self, plan: &SlopePlan, x: &[T], slope: &[T], y: &mut [T]) {
         check_range("prelu", plan, slope, &(0..plan.len()), [x.len(), y.len()]);
         let row = self.prelu.tf_row;
-        write(y, |r, out| {
-            plan.for_each_row(r.clone(), |at, row_slope| {
-                let abs = r.start + at.start..r.start + at.end;
-                // SAFETY: built for this table's level, which this CPU has.
-                unsafe { row(&x[abs], slope_of(slope, row_slope, at.len()), &mut out[at]) };
-            })
+        plan.for_each_row(0..plan.len(), |at, row_slope| {
+            // SAFETY: built for this table's level, which this CPU has.
+            unsafe { row(&x[at.clone()], slope_of(slope, row_slope, at.len()), &mut y[at]) };
         });
     }
 
@@ -157,17 +158,14 @@ impl<T: Element> Kernels<T> {
         assert_eq!(ds.len(), slope.len(), "prelu_grad: the slope gradient's length differs from the slope's");
         let mut sums = vec![0.0f64; slope.len()];
         let row = self.prelu.tf_gradient_row;
-        write(dx, |r, out| {
-            plan.for_each_row(r.clone(), |at, row_slope| {
-                let sums = match row_slope {
-                    RowSlope::Scalar(j) => &mut sums[j..j + 1],
-                    RowSlope::Vector(j) => &mut sums[j..j + at.len()],
-                };
-                let abs = r.start + at.start..r.start + at.end;
-                let (g, x, s) = (&g[abs.clone()], &x[abs], slope_of(slope, row_slope, at.len()));
-                // SAFETY: built for this table's level, which this CPU has.
-                unsafe { row(g, x, s, &mut out[at], sums) };
-            })
+        plan.for_each_row(0..plan.len(), |at, row_slope| {
+            let sums = match row_slope {
+                RowSlope::Scalar(j) => &mut sums[j..j + 1],
+                RowSlope::Vector(j) => &mut sums[j..j + at.len()],
+            };
+            let (g, x, s) = (&g[at.clone()], &x[at.clone()], slope_of(slope, row_slope, at.len()));
+            // SAFETY: built for this table's level, which this CPU has.
+            unsafe { row(g, x, s, &mut dx[at], sums) };
         });
         for (d, s) in ds.iter_mut().zip(sums) {
             *d = T::from_f64(s);
@@ -179,15 +177,8 @@ impl<T: Element> Kernels<T> {
         assert!(g.len() == slopes.len() && g.len() == dx.len(), "rrelu_grad: lengths differ");
         let f = self.rrelu.tf_gradient;
         // SAFETY: built for this table's level, which this CPU has.
-        write(dx, |r, out| unsafe { f(&g[r.clone()], &slopes[r], out) });
+        unsafe { f(g, slopes, dx) }
     }
-}
-
-/// Writes `y` by calls of `f(range, out)`: in one call, or, for outputs of at least
-/// [`STREAMING_BYTES`], in blocks copied out with streaming stores (the output cannot stay
-/// in the cache; see `nontemporal`). The bits are the same either way.
-fn write<T: Copy>(y: &mut [T], mut f: impl FnMut(Range<usize>, &mut [T])) {
-    if size_of_val(y) >= STREAMING_BYTES { write_streaming(y, f) } else { f(0..y.len(), y) }
 }
 
 /// The PRelu entry points' contract: a range inside the plan, a slope of the plan's size,

@@ -13,7 +13,6 @@ pub mod element;
 mod f16c;
 pub mod in_place;
 pub mod leaky_relu;
-mod nontemporal;
 pub mod prelu;
 pub mod rng;
 pub mod rrelu;

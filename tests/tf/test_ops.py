@@ -49,6 +49,23 @@ def test_rrelu_inference_is_leaky_relu_at_the_mean(rtf, dtype):
     assert_bit_identical(slopes, expected, f"{dtype} slopes")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_outputs_of_32_mib_and_more_are_bit_identical(rtf, dtype):
+    """Outputs TensorFlow maps afresh on each call, which rectify advises onto huge pages
+    before writing (tf/src/pages.rs): every op's values, fresh and in a temporary's buffer."""
+    n = (33 << 20) // np.dtype(dtype).itemsize
+    x, g = random_tensor(dtype, (n // 64, 64), seed=4), random_tensor(dtype, (n // 64, 64), seed=5)
+    slope = random_tensor(dtype, (64,), seed=6) / 4
+    assert_bit_identical(rtf.leaky_relu(x), tf.nn.leaky_relu(x), f"{dtype} leaky_relu")
+    assert_bit_identical(rtf.leaky_relu(x * 2), tf.nn.leaky_relu(x * 2), f"{dtype} leaky_relu of a temporary")
+    expected = tf.raw_ops.LeakyReluGrad(gradients=g, features=x, alpha=0.2)
+    assert_bit_identical(rtf.leaky_relu_grad(g, x), expected, f"{dtype} leaky_relu_grad")
+    assert_bit_identical(rtf.prelu(x, slope), keras_prelu(x, slope), f"{dtype} prelu")
+    y, slopes = rtf.rrelu(x, lower=0.1, upper=0.4)
+    assert_bit_identical(y, tf.nn.leaky_relu(x, alpha=0.25), f"{dtype} rrelu")
+    assert_bit_identical(rtf.rrelu_grad(g, slopes), g * slopes, f"{dtype} rrelu_grad")
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 def test_rrelu_training_slopes(rtf, dtype):
     lower, upper = 0.125, 1.0 / 3.0

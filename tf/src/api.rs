@@ -196,7 +196,7 @@ impl<'a> Tensor<'a> {
         usize::try_from(unsafe { (self.api.TF_TensorElementCount)(self.raw) }).unwrap_or(0)
     }
 
-    fn data(&self) -> *mut c_void {
+    pub fn data(&self) -> *mut c_void {
         // SAFETY: a live tensor.
         unsafe { (self.api.TF_TensorData)(self.raw) }
     }

@@ -13,6 +13,7 @@ use crate::api::{
     Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
 };
 use crate::math::TfElement;
+use crate::pages;
 
 /// One node's configured kernel.
 pub enum Kernel {
@@ -167,16 +168,24 @@ impl<'a> Context<'a> {
             return Err(Failure(TF_INTERNAL, status.message()));
         }
         // SAFETY: TF_AllocateOutput passed ownership of this handle.
-        Ok(unsafe { Tensor::from_raw(self.api, raw) })
+        let output = unsafe { Tensor::from_raw(self.api, raw) };
+        pages::advise_huge_pages(output.data(), bytes);
+        Ok(output)
     }
 }
 
 impl<'a> Context<'a> {
-    /// Output `i` in the buffer of input `candidate` where TensorFlow can give it (nothing
-    /// else holds that input; TensorFlow's own element-wise kernels do the same), else a new
-    /// one; `true` when forwarded. The caller holds no handle of that input (it would count
-    /// as a second holder).
-    fn forward_or_output(&self, candidate: c_int, i: c_int, shape: &[i64]) -> Result<(Tensor<'a>, bool), Failure> {
+    /// Output `i` (`bytes` bytes) in the buffer of input `candidate` where TensorFlow can give
+    /// it (nothing else holds that input; TensorFlow's own element-wise kernels do the same),
+    /// else a new one; `true` when forwarded. The caller holds no handle of that input (it
+    /// would count as a second holder).
+    fn forward_or_output(
+        &self,
+        candidate: c_int,
+        i: c_int,
+        shape: &[i64],
+        bytes: usize,
+    ) -> Result<(Tensor<'a>, bool), Failure> {
         let status = Status::new(self.api);
         let mut forwarded: c_int = -1;
         // SAFETY: a live kernel context; one candidate index; `shape` has `shape.len()` dims.
@@ -196,7 +205,12 @@ impl<'a> Context<'a> {
             return Err(Failure(TF_INTERNAL, status.message()));
         }
         // SAFETY: TF_ForwardInputOrAllocateOutput passed ownership of this handle.
-        Ok((unsafe { Tensor::from_raw(self.api, raw) }, forwarded == candidate))
+        let output = unsafe { Tensor::from_raw(self.api, raw) };
+        let forwarded = forwarded == candidate;
+        if !forwarded {
+            pages::advise_huge_pages(output.data(), bytes);
+        }
+        Ok((output, forwarded))
     }
 }
 
@@ -261,7 +275,7 @@ impl Kernel {
             Kernel::LeakyRelu { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
                 drop(first); // so that TensorFlow may hand its buffer over
-                let (y, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+                let (y, forwarded) = ctx.forward_or_output(0, 0, &shape, bytes)?;
                 if forwarded {
                     // SAFETY: a tensor of T, X's buffer given to us alone: no other slice of it.
                     in_place(unsafe { y.as_mut_slice::<T>() }, |_, x, out| k.tf_leaky_relu(x, out, alpha));
@@ -334,11 +348,11 @@ fn gradient_into_upstream<T: TfElement>(
     second_name: &str,
     f: impl Fn(&[T], &[T], &mut [T]),
 ) -> Result<(), Failure> {
-    let shape = gradients.shape();
+    let (shape, bytes) = (gradients.shape(), gradients.len() * size_of::<T>());
     let second = ctx.input(1)?;
     same_shape(op, ("gradients", &shape), (second_name, &second.shape()))?;
     drop(gradients); // so that TensorFlow may hand its buffer over
-    let (out, forwarded) = ctx.forward_or_output(0, 0, &shape)?;
+    let (out, forwarded) = ctx.forward_or_output(0, 0, &shape, bytes)?;
     // SAFETY: tensors of T (type constraint); `second` is another input; `out` is either
     // fresh or the gradients' buffer given to us alone, so no other slice of it lives.
     unsafe {

@@ -11,6 +11,7 @@ mod api;
 mod kernels;
 mod math;
 mod ops;
+mod pages;
 
 use std::ffi::c_int;
 use std::sync::Mutex;
