@@ -113,8 +113,7 @@ impl<T: Element> Kernels<T> {
     ///
     /// The `tf_` entry points store plainly at every size, unlike the ONNX ones: TensorFlow
     /// maps a large output afresh on each call, and the page the OS has just zeroed sits in
-    /// the cache, where a streaming store would first have to evict it (measured: 64 MiB
-    /// LeakyRelu 20-25 ms streamed, 16-18 ms plain, on huge pages).
+    /// the cache, where a streaming store would first have to evict it.
     pub fn tf_leaky_relu(&self, x: &[T], y: &mut [T], alpha: T) {
         assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
         let f = self.leaky_relu.tf_forward;
