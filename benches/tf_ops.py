@@ -226,10 +226,10 @@ zeroed, the lines are in the cache and a streaming store would first have to evi
 
 The `of a temporary` rows give the op an input nothing else holds (`x * 2`), whose buffer
 LeakyRelu, LeakyReluGrad and RreluGrad take over for their output as TensorFlow's own ops do
-(`TF_ForwardInputOrAllocateOutput`, then in place block by block): no output to map. Up to
-1M these are ties; at 16M TensorFlow's LeakyRelu maps a new output all the same (twice the
-page faults of the `x * 2` before it), which is rectify's lead there. The plain rows cannot
-forward (the benchmark holds every input).
+(`TF_ForwardInputOrAllocateOutput`, then one vector pass over that buffer, every vector
+loaded and stored whole): no output to map. In eager mode TensorFlow's own LeakyRelu maps a
+new output all the same (twice the page faults of the `x * 2` before it at 16M), which is
+rectify's lead there. The plain rows cannot forward (the benchmark holds every input).
 """
     (ROOT / "docs/BENCHMARKS-tensorflow.md").write_text(page)
     print("wrote docs/BENCHMARKS-tensorflow.md")

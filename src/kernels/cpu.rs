@@ -115,16 +115,24 @@ pub(crate) use pick;
 /// Compiles one generic body twice, with the AVX2 and the AVX-512 level's features:
 /// `per_level!(name_avx2, name_avx512, (args) => body)`. The compiler vectorises the same
 /// scalar code for each, so the levels' bits cannot differ.
+///
+/// With `<V: Lanes>` before the arguments, the body is generic over a vector type instead
+/// (`super::lanes`); the table then names each build with the vector of its level.
 #[cfg(target_arch = "x86_64")]
 macro_rules! per_level {
     ($avx2:ident, $avx512:ident, ($($arg:ident: $ty:ty),*) => $body:expr) => {
+        $crate::kernels::cpu::per_level!(
+            $avx2, $avx512, <T: $crate::kernels::element::Scalar> ($($arg: $ty),*) => $body
+        );
+    };
+    ($avx2:ident, $avx512:ident, <$g:ident: $bound:path> ($($arg:ident: $ty:ty),*) => $body:expr) => {
         #[target_feature(enable = "avx2,fma,f16c")]
-        pub fn $avx2<T: $crate::kernels::element::Scalar>($($arg: $ty),*) {
+        pub fn $avx2<$g: $bound>($($arg: $ty),*) {
             $body
         }
 
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-        pub fn $avx512<T: $crate::kernels::element::Scalar>($($arg: $ty),*) {
+        pub fn $avx512<$g: $bound>($($arg: $ty),*) {
             $body
         }
     };

@@ -14,6 +14,8 @@ use super::leaky_relu::{self, LeakyRelu, STREAMING_BYTES};
 use super::prelu::{self, RowSlope, SlopePlan};
 use super::rrelu::{self, Rrelu};
 
+mod tensorflow;
+
 /// Every kernel for `T`, built for one level. Holding a table proves its level was detected
 /// on this CPU (a [`Level`] exists only for those), which is what makes each call safe.
 #[derive(Clone, Copy)]
@@ -54,7 +56,7 @@ macro_rules! element {
 }
 
 element!(f32, leaky_relu::Kernels::for_f32, prelu::Kernels::for_level, rrelu::Kernels::for_f32);
-element!(f64, leaky_relu::Kernels::for_level, prelu::Kernels::for_level, rrelu::Kernels::for_level);
+element!(f64, leaky_relu::Kernels::for_f64, prelu::Kernels::for_level, rrelu::Kernels::for_f64);
 element!(f16, leaky_relu::Kernels::for_f16, prelu::Kernels::for_f16, rrelu::Kernels::for_f16);
 element!(bf16, leaky_relu::Kernels::for_level, prelu::Kernels::for_level, rrelu::Kernels::for_level);
 
@@ -107,76 +109,6 @@ impl<T: Element> Kernels<T> {
         let plan = op.training_plan::<T>(self.level, run);
         // SAFETY: built for this table's level, which this CPU has.
         unsafe { (self.rrelu.train)(&plan, start, x, y, slope) }
-    }
-
-    /// TensorFlow's LeakyRelu: `y = x > 0 ? x : x * alpha`.
-    ///
-    /// The `tf_` entry points store plainly at every size, unlike the ONNX ones: TensorFlow
-    /// maps a large output afresh on each call, and the page the OS has just zeroed sits in
-    /// the cache, where a streaming store would first have to evict it.
-    pub fn tf_leaky_relu(&self, x: &[T], y: &mut [T], alpha: T) {
-        assert_eq!(x.len(), y.len(), "leaky_relu: input and output lengths differ");
-        let f = self.leaky_relu.tf_forward;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(x, y, alpha) }
-    }
-
-    /// TensorFlow's RRelu in inference: LeakyRelu at `alpha`, and the slope each element saw
-    /// (`x > 0 ? 1 : alpha`), which the gradient multiplies by.
-    pub fn tf_rrelu_inference(&self, x: &[T], y: &mut [T], slopes: &mut [T], alpha: T) {
-        assert_eq!(x.len(), slopes.len(), "rrelu: input and slope lengths differ");
-        self.tf_leaky_relu(x, y, alpha);
-        let f = self.rrelu.tf_slope_map;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(x, slopes, alpha) }
-    }
-
-    /// TensorFlow's LeakyReluGrad: `dx = x > 0 ? g : g * alpha`.
-    pub fn tf_leaky_relu_grad(&self, g: &[T], x: &[T], dx: &mut [T], alpha: T) {
-        assert!(g.len() == x.len() && x.len() == dx.len(), "leaky_relu_grad: lengths differ");
-        let f = self.leaky_relu.tf_gradient;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(g, x, dx, alpha) }
-    }
-
-    /// TensorFlow's rule for PRelu over the whole tensor.
-    pub fn tf_prelu(&self, plan: &SlopePlan, x: &[T], slope: &[T], y: &mut [T]) {
-        check_range("prelu", plan, slope, &(0..plan.len()), [x.len(), y.len()]);
-        let row = self.prelu.tf_row;
-        plan.for_each_row(0..plan.len(), |at, row_slope| {
-            // SAFETY: built for this table's level, which this CPU has.
-            unsafe { row(&x[at.clone()], slope_of(slope, row_slope, at.len()), &mut y[at]) };
-        });
-    }
-
-    /// PRelu's gradients: `dx = x > 0 ? g : g * s`, and `ds` (the slope's shape) the sum of
-    /// `g · x` where `x` is not positive over the elements each slope value served,
-    /// accumulated in f64 and rounded once.
-    pub fn tf_prelu_grad(&self, plan: &SlopePlan, g: &[T], x: &[T], slope: &[T], dx: &mut [T], ds: &mut [T]) {
-        check_range("prelu_grad", plan, slope, &(0..plan.len()), [g.len(), x.len(), dx.len()]);
-        assert_eq!(ds.len(), slope.len(), "prelu_grad: the slope gradient's length differs from the slope's");
-        let mut sums = vec![0.0f64; slope.len()];
-        let row = self.prelu.tf_gradient_row;
-        plan.for_each_row(0..plan.len(), |at, row_slope| {
-            let sums = match row_slope {
-                RowSlope::Scalar(j) => &mut sums[j..j + 1],
-                RowSlope::Vector(j) => &mut sums[j..j + at.len()],
-            };
-            let (g, x, s) = (&g[at.clone()], &x[at.clone()], slope_of(slope, row_slope, at.len()));
-            // SAFETY: built for this table's level, which this CPU has.
-            unsafe { row(g, x, s, &mut dx[at], sums) };
-        });
-        for (d, s) in ds.iter_mut().zip(sums) {
-            *d = T::from_f64(s);
-        }
-    }
-
-    /// TensorFlow's RReluGrad: `dx = g * slopes`, rounded once per element.
-    pub fn tf_rrelu_grad(&self, g: &[T], slopes: &[T], dx: &mut [T]) {
-        assert!(g.len() == slopes.len() && g.len() == dx.len(), "rrelu_grad: lengths differ");
-        let f = self.rrelu.tf_gradient;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(g, slopes, dx) }
     }
 }
 
@@ -300,10 +232,16 @@ mod tests {
                 k.tf_leaky_relu(x, &mut y, a);
                 let want: Vec<T> = x.iter().map(|v| v.tf_leaky(a)).collect();
                 assert!(same(&y, &want), "{name} TF leaky {} alpha {alpha}", T::ONNX_NAME);
+                let mut buf = x.to_vec();
+                k.tf_leaky_relu_in_place(&mut buf, a);
+                assert!(same(&buf, &want), "{name} TF leaky in place {} alpha {alpha}", T::ONNX_NAME);
                 k.tf_leaky_relu_grad(&slope, x, &mut y, a);
                 let want: Vec<T> =
                     x.iter().zip(&slope).map(|(v, &g)| if v.is_positive() { g } else { g.tf_mul(a) }).collect();
                 assert!(same(&y, &want), "{name} TF leaky gradient {} alpha {alpha}", T::ONNX_NAME);
+                let mut buf = slope.clone();
+                k.tf_leaky_relu_grad_in_place(&mut buf, x, a);
+                assert!(same(&buf, &want), "{name} TF leaky gradient in place {} alpha {alpha}", T::ONNX_NAME);
             }
             let (mut y, mut s) = (vec![T::ONE; x.len()], vec![T::ONE; x.len()]);
             let a = T::from_f32(0.3);
@@ -315,6 +253,9 @@ mod tests {
             k.tf_rrelu_grad(x, &slope, &mut y);
             let want: Vec<T> = x.iter().zip(&slope).map(|(v, &s)| v.tf_mul(s)).collect();
             assert!(same(&y, &want), "{name} TF RRelu gradient {}", T::ONNX_NAME);
+            let mut buf = x.to_vec();
+            k.tf_rrelu_grad_in_place(&mut buf, &slope);
+            assert!(same(&buf, &want), "{name} TF RRelu gradient in place {}", T::ONNX_NAME);
             // Odd lengths and offsets exercise every vector tail (and LeakyRelu's peel to
             // an aligned output); PRelu rows through plans of both kinds of slope.
             for (start, len) in [(0, x.len()), (3, 17), (1, 300), (5, 1), (7, 1000)] {
@@ -323,6 +264,21 @@ mod tests {
                 k.leaky_relu(xs, &mut y[1..], 0.2, 0);
                 let want: Vec<T> = xs.iter().map(|v| v.leaky(0.2)).collect();
                 assert!(same(&y[1..], &want), "{name} leaky at {start}+{len} {}", T::ONNX_NAME);
+                // On one buffer: every vector step, the padded tail, the blocks' last.
+                let a = T::from_f32(0.2);
+                let mut buf = xs.to_vec();
+                k.tf_leaky_relu_in_place(&mut buf, a);
+                let want: Vec<T> = xs.iter().map(|v| v.tf_leaky(a)).collect();
+                assert!(same(&buf, &want), "{name} TF leaky in place at {start}+{len} {}", T::ONNX_NAME);
+                let mut buf = ss.to_vec();
+                k.tf_leaky_relu_grad_in_place(&mut buf, xs, a);
+                let want: Vec<T> =
+                    xs.iter().zip(ss).map(|(v, &g)| if v.is_positive() { g } else { g.tf_mul(a) }).collect();
+                assert!(same(&buf, &want), "{name} TF leaky gradient in place at {start}+{len} {}", T::ONNX_NAME);
+                let mut buf = xs.to_vec();
+                k.tf_rrelu_grad_in_place(&mut buf, ss);
+                let want: Vec<T> = xs.iter().zip(ss).map(|(v, &s)| v.tf_mul(s)).collect();
+                assert!(same(&buf, &want), "{name} TF RRelu gradient in place at {start}+{len} {}", T::ONNX_NAME);
                 let vector = crate::kernels::Prelu::new(None).plan(&[len as i64], &[len as i64]).unwrap();
                 let scalar = crate::kernels::Prelu::new(None).plan(&[len as i64], &[1]).unwrap();
                 let mut y = vec![T::ONE; len];

@@ -1,6 +1,8 @@
 //! Running an out-of-place kernel on one buffer, for when ONNX Runtime reuses X's buffer
-//! for Y: each block of the input is copied aside (in L1) before the kernel overwrites it.
-//! One kernel code path serves both cases, so in place and out of place give the same bits.
+//! for Y (and for TensorFlow's in-place rules where a type has no vector lanes in
+//! `super::lanes`): each block of the input is copied aside (in L1) before the kernel
+//! overwrites it. One kernel code path serves both cases, so in place and out of place give
+//! the same bits.
 
 use std::mem::MaybeUninit;
 
@@ -15,6 +17,8 @@ struct Aligned<T>([MaybeUninit<T>; BLOCK]);
 
 /// Calls `f(offset, x, y)` over `buffer` in blocks, where `y` is a block of `buffer` and `x`
 /// a copy of that block taken before `f` runs.
+/// Inlined, so that a level's build of `f` stays compiled with that level's features.
+#[inline(always)]
 pub fn in_place<T: Scalar>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
     // Left uninitialised: filling 1024 elements first would cost as much as a small call.
     // Cache-line aligned, so that the kernel's vector loads from it never split a line.

@@ -49,6 +49,28 @@ def test_rrelu_inference_is_leaky_relu_at_the_mean(rtf, dtype):
     assert_bit_identical(slopes, expected, f"{dtype} slopes")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_ops_on_a_temporary_are_bit_identical(rtf, dtype, mode):
+    """Inputs nothing else holds (`x * 2`), whose buffer LeakyRelu, LeakyReluGrad and
+    RreluGrad take over and write in place (vector steps, then a tail: about 4,000 elements
+    with every special value, and 37)."""
+
+    def cases(x, g):
+        return [
+            (rtf.leaky_relu(x * 2, alpha=0.3), tf.nn.leaky_relu(x * 2, alpha=0.3)),
+            (rtf.leaky_relu_grad(g * 2, x, alpha=0.3), tf.raw_ops.LeakyReluGrad(gradients=g * 2, features=x, alpha=0.3)),
+            (rtf.rrelu_grad(g * 2, x), (g * 2) * x),
+        ]
+
+    run = cases if mode == "eager" else tf.function(cases, autograph=False)
+    x = tf.concat([tf.reshape(random_tensor(dtype, (4, 991), seed=7), [-1]), specials(dtype)], 0)
+    for n in [x.shape[0], 37]:
+        xs, gs = x[:n], tf.reverse(x, [0])[:n]
+        for i, (got, want) in enumerate(run(xs, gs)):
+            assert_bit_identical(got, want, f"{dtype} {mode} case {i} of {n} elements")
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_outputs_of_32_mib_and_more_are_bit_identical(rtf, dtype):
     """Outputs TensorFlow maps afresh on each call, which rectify advises onto huge pages

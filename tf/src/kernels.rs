@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use half::{bf16, f16};
 use rectify::boundary;
-use rectify::kernels::{Prelu, Rrelu, in_place};
+use rectify::kernels::{Prelu, Rrelu};
 
 use crate::api::{
     Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
@@ -139,15 +139,17 @@ pub fn rrelu(c: &Construction<'_>) -> Result<Kernel, Failure> {
     Ok(Kernel::Rrelu { params, runs: AtomicU64::new(0) })
 }
 
-/// The callback context of one `compute` call.
+/// The callback context of one `compute` call, with the one status its TensorFlow calls
+/// share (each clears it on success; a failure ends the call).
 pub struct Context<'a> {
     api: &'a Api,
     raw: *mut TF_OpKernelContext,
+    status: Status<'a>,
 }
 
 impl<'a> Context<'a> {
     fn input(&self, i: c_int) -> Result<Tensor<'a>, Failure> {
-        let status = Status::new(self.api);
+        let status = &self.status;
         let mut raw: *mut TF_Tensor = std::ptr::null_mut();
         // SAFETY: a live kernel context; on success TF hands us the tensor handle.
         unsafe { (self.api.TF_GetInput)(self.raw, i, &mut raw, status.raw()) };
@@ -159,7 +161,7 @@ impl<'a> Context<'a> {
     }
 
     fn output(&self, i: c_int, dtype: c_int, shape: &[i64], bytes: usize) -> Result<Tensor<'a>, Failure> {
-        let status = Status::new(self.api);
+        let status = &self.status;
         // SAFETY: a live kernel context; `shape` has `shape.len()` dims.
         let raw = unsafe {
             (self.api.TF_AllocateOutput)(self.raw, i, dtype, shape.as_ptr(), shape.len() as c_int, bytes, status.raw())
@@ -186,7 +188,7 @@ impl<'a> Context<'a> {
         shape: &[i64],
         bytes: usize,
     ) -> Result<(Tensor<'a>, bool), Failure> {
-        let status = Status::new(self.api);
+        let status = &self.status;
         let mut forwarded: c_int = -1;
         // SAFETY: a live kernel context; one candidate index; `shape` has `shape.len()` dims.
         let raw = unsafe {
@@ -222,13 +224,12 @@ pub unsafe fn compute(kernel: *mut c_void, raw: *mut TF_OpKernelContext) {
     let Some(api) = crate::api::api() else { return };
     // SAFETY: `create` made this pointer from a Box<Kernel>; TF keeps it alive until delete.
     let kernel = unsafe { &*kernel.cast::<Kernel>() };
-    let ctx = Context { api, raw };
+    let ctx = Context { api, raw, status: Status::new(api) };
     let outcome = guarded(kernel.name(), || kernel.compute(&ctx));
     if let Err(Failure(code, message)) = outcome {
-        let status = Status::new(api);
-        status.set(code, &message);
+        ctx.status.set(code, &message);
         // SAFETY: a live kernel context; TF copies the status.
-        unsafe { (api.TF_OpKernelContext_Failure)(raw, status.raw()) };
+        unsafe { (api.TF_OpKernelContext_Failure)(raw, ctx.status.raw()) };
     }
 }
 
@@ -278,7 +279,7 @@ impl Kernel {
                 let (y, forwarded) = ctx.forward_or_output(0, 0, &shape, bytes)?;
                 if forwarded {
                     // SAFETY: a tensor of T, X's buffer given to us alone: no other slice of it.
-                    in_place(unsafe { y.as_mut_slice::<T>() }, |_, x, out| k.tf_leaky_relu(x, out, alpha));
+                    k.tf_leaky_relu_in_place(unsafe { y.as_mut_slice::<T>() }, alpha);
                 } else {
                     let x = ctx.input(0)?;
                     // SAFETY: tensors of T (type constraint), the output fresh and unaliased.
@@ -287,7 +288,13 @@ impl Kernel {
             }
             Kernel::LeakyReluGrad { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
-                gradient_into_upstream(ctx, op, first, "features", |g, x, out| k.tf_leaky_relu_grad(g, x, out, alpha))?;
+                gradient_into_upstream(
+                    ctx,
+                    op,
+                    (first, "features"),
+                    |g, x, out| k.tf_leaky_relu_grad(g, x, out, alpha),
+                    |g, x| k.tf_leaky_relu_grad_in_place(g, x, alpha),
+                )?;
             }
             Kernel::Prelu => {
                 let slope = ctx.input(1)?;
@@ -331,22 +338,28 @@ impl Kernel {
             }
             Kernel::RreluGrad => {
                 let k = T::kernels();
-                gradient_into_upstream(ctx, op, first, "slopes", |g, s, out| k.tf_rrelu_grad(g, s, out))?;
+                gradient_into_upstream(
+                    ctx,
+                    op,
+                    (first, "slopes"),
+                    |g, s, out| k.tf_rrelu_grad(g, s, out),
+                    |g, s| k.tf_rrelu_grad_in_place(g, s),
+                )?;
             }
         }
         Ok(())
     }
 }
 
-/// A gradient op of (gradients, `second`) with one output shaped like both:
-/// `f(gradients, second, out)`, written into the upstream gradients' buffer where TensorFlow
-/// hands it over (block by block, in place), else into a new output.
+/// A gradient op of (gradients, `second`) with one output shaped like both: written into
+/// the upstream gradients' buffer where TensorFlow hands it over (`in_place(g then dx,
+/// second)`), else into a new output (`out_of_place(g, second, dx)`).
 fn gradient_into_upstream<T: TfElement>(
     ctx: &Context<'_>,
     op: &str,
-    gradients: Tensor<'_>,
-    second_name: &str,
-    f: impl Fn(&[T], &[T], &mut [T]),
+    (gradients, second_name): (Tensor<'_>, &str),
+    out_of_place: impl Fn(&[T], &[T], &mut [T]),
+    in_place: impl Fn(&mut [T], &[T]),
 ) -> Result<(), Failure> {
     let (shape, bytes) = (gradients.shape(), gradients.len() * size_of::<T>());
     let second = ctx.input(1)?;
@@ -356,11 +369,10 @@ fn gradient_into_upstream<T: TfElement>(
     // SAFETY: tensors of T (type constraint); `second` is another input; `out` is either
     // fresh or the gradients' buffer given to us alone, so no other slice of it lives.
     unsafe {
-        let s = second.as_slice::<T>();
         if forwarded {
-            in_place(out.as_mut_slice::<T>(), |at, g, o| f(g, &s[at..at + g.len()], o));
+            in_place(out.as_mut_slice::<T>(), second.as_slice());
         } else {
-            f(ctx.input(0)?.as_slice(), s, out.as_mut_slice());
+            out_of_place(ctx.input(0)?.as_slice(), second.as_slice(), out.as_mut_slice());
         }
     }
     Ok(())

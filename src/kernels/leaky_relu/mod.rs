@@ -2,6 +2,9 @@
 
 use super::cpu::{Level, pick};
 use super::element::Scalar;
+use super::in_place;
+#[cfg(target_arch = "x86_64")]
+use super::lanes;
 use crate::error::{Error, Result};
 
 #[cfg(target_arch = "x86_64")]
@@ -46,6 +49,10 @@ pub(crate) type Forward<T> = unsafe fn(&[T], &mut [T], f32);
 pub(crate) type TfForward<T> = unsafe fn(&[T], &mut [T], T);
 /// TensorFlow's LeakyReluGrad: `(g, x, dx, alpha)`.
 pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T], T);
+/// [`TfForward`] on one buffer, which holds `x` and receives `y`.
+pub(crate) type TfForwardInPlace<T> = unsafe fn(&mut [T], T);
+/// [`TfGradient`] into the buffer of `g`: `(g then dx, x, alpha)`.
+pub(crate) type TfGradientInPlace<T> = unsafe fn(&mut [T], &[T], T);
 
 /// LeakyRelu's builds for one element type and level. Every pointer is safe to call on a CPU
 /// that has the level it was chosen for; only [`Kernels::for_level`] makes them.
@@ -56,6 +63,8 @@ pub(crate) struct Kernels<T> {
     pub streaming: Option<Forward<T>>,
     pub tf_forward: TfForward<T>,
     pub tf_gradient: TfGradient<T>,
+    pub tf_forward_in_place: TfForwardInPlace<T>,
+    pub tf_gradient_in_place: TfGradientInPlace<T>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -67,7 +76,62 @@ impl<T: Scalar> Kernels<T> {
             streaming: None,
             tf_forward: pick!(level, T::tf_leaky_slice, x86::tf_forward_avx2, x86::tf_forward_avx512),
             tf_gradient: pick!(level, T::tf_leaky_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
+            tf_forward_in_place: pick!(
+                level,
+                tf_forward_blocks::<T>,
+                x86::tf_forward_blocks_avx2,
+                x86::tf_forward_blocks_avx512
+            ),
+            tf_gradient_in_place: pick!(
+                level,
+                tf_gradient_blocks::<T>,
+                x86::tf_gradient_blocks_avx2,
+                x86::tf_gradient_blocks_avx512
+            ),
         }
+    }
+
+    /// With the explicit vector builds on one buffer (`super::lanes`) where `level` has them.
+    #[cfg(target_arch = "x86_64")]
+    fn with_lanes<V: lanes::Lanes<Elem = T>>(self, level: Level) -> Self {
+        Self {
+            tf_forward_in_place: pick!(
+                level,
+                self.tf_forward_in_place,
+                x86::tf_forward_in_place_avx2::<V>,
+                x86::tf_forward_in_place_avx512::<V>
+            ),
+            tf_gradient_in_place: pick!(
+                level,
+                self.tf_gradient_in_place,
+                x86::tf_gradient_in_place_avx2::<V>,
+                x86::tf_gradient_in_place_avx512::<V>
+            ),
+            ..self
+        }
+    }
+}
+
+/// The in-place builds of a type without vector lanes here (bfloat16, and every type at the
+/// portable level): each block copied aside, then the out-of-place rule.
+#[inline(always)]
+fn tf_forward_blocks<T: Scalar>(buf: &mut [T], alpha: T) {
+    in_place(buf, |_, x, y| T::tf_leaky_slice(x, y, alpha));
+}
+
+#[inline(always)]
+fn tf_gradient_blocks<T: Scalar>(g: &mut [T], x: &[T], alpha: T) {
+    in_place(g, |at, g, dx| T::tf_leaky_grad_slice(g, &x[at..at + g.len()], dx, alpha));
+}
+
+impl Kernels<f64> {
+    /// With the explicit vector builds on one buffer where the level has them.
+    pub fn for_f64(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        #[cfg(target_arch = "x86_64")]
+        return generic.with_lanes::<lanes::F64x4>(level);
+        #[cfg(not(target_arch = "x86_64"))]
+        generic
     }
 }
 
@@ -75,6 +139,8 @@ impl Kernels<f32> {
     /// With the hand-written streaming stores where the level has them.
     pub fn for_f32(level: Level) -> Self {
         let generic = Self::for_level(level);
+        #[cfg(target_arch = "x86_64")]
+        let generic = generic.with_lanes::<lanes::F32x8>(level);
         Self {
             streaming: pick!(
                 level,
@@ -92,6 +158,8 @@ impl Kernels<half::f16> {
     pub fn for_f16(level: Level) -> Self {
         let generic = Self::for_level(level);
         let forward: Forward<half::f16> = pick!(level, generic.forward, x86::f16_avx2, x86::f16_avx512);
+        #[cfg(target_arch = "x86_64")]
+        let generic = generic.with_lanes::<lanes::F16x8>(level);
         Self {
             forward,
             tf_forward: pick!(level, generic.tf_forward, x86::tf_f16_avx2, x86::tf_f16_avx2),

@@ -7,6 +7,7 @@ use half::f16;
 use crate::kernels::cpu::per_level;
 use crate::kernels::element::Scalar;
 use crate::kernels::f16c;
+use crate::kernels::lanes::{Lanes, map_in_place};
 
 per_level!(forward_avx2, forward_avx512, (x: &[T], y: &mut [T], alpha: f32) => T::leaky_slice(x, y, alpha));
 per_level!(tf_forward_avx2, tf_forward_avx512, (x: &[T], y: &mut [T], alpha: T) => T::tf_leaky_slice(x, y, alpha));
@@ -14,6 +15,33 @@ per_level!(
     tf_gradient_avx2,
     tf_gradient_avx512,
     (g: &[T], x: &[T], dx: &mut [T], alpha: T) => T::tf_leaky_grad_slice(g, x, dx, alpha)
+);
+per_level!(tf_forward_blocks_avx2, tf_forward_blocks_avx512, (buf: &mut [T], alpha: T) => super::tf_forward_blocks(buf, alpha));
+per_level!(
+    tf_gradient_blocks_avx2,
+    tf_gradient_blocks_avx512,
+    (g: &mut [T], x: &[T], alpha: T) => super::tf_gradient_blocks(g, x, alpha)
+);
+per_level!(
+    tf_forward_in_place_avx2,
+    tf_forward_in_place_avx512,
+    <V: Lanes> (buf: &mut [V::Elem], alpha: V::Elem) =>
+        // SAFETY: the table names each build with the vector of its level, whose features
+        // this function is compiled with.
+        unsafe {
+        let a = V::splat(alpha);
+        map_in_place::<V, 0>(buf, [], |x, []| x.select_positive(x, x.mul(a)))
+    }
+);
+per_level!(
+    tf_gradient_in_place_avx2,
+    tf_gradient_in_place_avx512,
+    <V: Lanes> (g: &mut [V::Elem], x: &[V::Elem], alpha: V::Elem) =>
+        // SAFETY: as for `tf_forward_in_place_avx2`.
+        unsafe {
+        let a = V::splat(alpha);
+        map_in_place::<V, 1>(g, [x], |g, [x]| x.select_positive(g, g.mul(a)))
+    }
 );
 
 /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha

@@ -8,6 +8,9 @@
 
 use super::cpu::{Level, pick};
 use super::element::Scalar;
+use super::in_place;
+#[cfg(target_arch = "x86_64")]
+use super::lanes;
 use super::rng::PhiloxStream;
 use crate::error::{Error, Result};
 
@@ -196,6 +199,9 @@ pub(crate) type Train<T> = unsafe fn(&Training<T>, usize, &[T], &mut [T], Option
 /// TensorFlow's RReluGrad: `(g, slopes, dx)`, the product rounded once per element.
 pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T]);
 
+/// [`TfGradient`] into the buffer of `g`: `(g then dx, slopes)`.
+pub(crate) type TfGradientInPlace<T> = unsafe fn(&mut [T], &[T]);
+
 /// TensorFlow's inference slopes: `(x, slopes, alpha)`, `x > 0 ? 1 : alpha`.
 pub(crate) type TfSlopeMap<T> = unsafe fn(&[T], &mut [T], T);
 
@@ -205,6 +211,7 @@ pub(crate) struct Kernels<T> {
     pub train: Train<T>,
     pub tf_slope_map: TfSlopeMap<T>,
     pub tf_gradient: TfGradient<T>,
+    pub tf_gradient_in_place: TfGradientInPlace<T>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -213,7 +220,44 @@ impl<T: Scalar> Kernels<T> {
             train: pick!(level, train::<T>, x86::train_avx2, x86::train_avx512),
             tf_slope_map: pick!(level, T::tf_slope_map_slice, x86::tf_slope_map_avx2, x86::tf_slope_map_avx512),
             tf_gradient: pick!(level, T::tf_mul_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
+            tf_gradient_in_place: pick!(
+                level,
+                tf_gradient_blocks::<T>,
+                x86::tf_gradient_blocks_avx2,
+                x86::tf_gradient_blocks_avx512
+            ),
         }
+    }
+
+    /// With the explicit vector builds on one buffer (`super::lanes`) where `level` has them.
+    #[cfg(target_arch = "x86_64")]
+    fn with_lanes<V: lanes::Lanes<Elem = T>>(self, level: Level) -> Self {
+        Self {
+            tf_gradient_in_place: pick!(
+                level,
+                self.tf_gradient_in_place,
+                x86::tf_gradient_in_place_avx2::<V>,
+                x86::tf_gradient_in_place_avx512::<V>
+            ),
+            ..self
+        }
+    }
+}
+
+/// The in-place gradient of a type without vector lanes here (bfloat16, and every type at
+/// the portable level): each block copied aside, then the out-of-place rule.
+#[inline(always)]
+fn tf_gradient_blocks<T: Scalar>(g: &mut [T], slopes: &[T]) {
+    in_place(g, |at, g, dx| T::tf_mul_slice(g, &slopes[at..at + g.len()], dx));
+}
+
+impl Kernels<f64> {
+    pub fn for_f64(level: Level) -> Self {
+        let generic = Self::for_level(level);
+        #[cfg(target_arch = "x86_64")]
+        return generic.with_lanes::<lanes::F64x4>(level);
+        #[cfg(not(target_arch = "x86_64"))]
+        generic
     }
 }
 
@@ -221,6 +265,8 @@ impl Kernels<half::f16> {
     /// With the F16C build of TensorFlow's gradient where the level has it.
     pub fn for_f16(level: Level) -> Self {
         let generic = Self::for_level(level);
+        #[cfg(target_arch = "x86_64")]
+        let generic = generic.with_lanes::<lanes::F16x8>(level);
         Self {
             tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
             ..generic
@@ -232,6 +278,8 @@ impl Kernels<f32> {
     /// With the AVX-512 kernel that maps Philox words to slopes in registers.
     pub fn for_f32(level: Level) -> Self {
         let generic = Self::for_level(level);
+        #[cfg(target_arch = "x86_64")]
+        let generic = generic.with_lanes::<lanes::F32x8>(level);
         Self { train: pick!(level, generic.train, generic.train, x86::train_f32_avx512), ..generic }
     }
 }

@@ -7,6 +7,7 @@ use std::arch::x86_64::*;
 use super::{DRAW_BITS, SlopeRange, Training, train};
 use crate::kernels::cpu::per_level;
 use crate::kernels::f16c;
+use crate::kernels::lanes::{Lanes, map_in_place};
 use crate::kernels::rng::{GROUP, LANES, x86::Registers};
 
 per_level!(
@@ -20,6 +21,15 @@ per_level!(
     (x: &[T], slopes: &mut [T], alpha: T) => T::tf_slope_map_slice(x, slopes, alpha)
 );
 per_level!(tf_gradient_avx2, tf_gradient_avx512, (g: &[T], slopes: &[T], dx: &mut [T]) => T::tf_mul_slice(g, slopes, dx));
+per_level!(tf_gradient_blocks_avx2, tf_gradient_blocks_avx512, (g: &mut [T], slopes: &[T]) => super::tf_gradient_blocks(g, slopes));
+per_level!(
+    tf_gradient_in_place_avx2,
+    tf_gradient_in_place_avx512,
+    <V: Lanes> (g: &mut [V::Elem], slopes: &[V::Elem]) =>
+        // SAFETY: the table names each build with the vector of its level, whose features
+        // this function is compiled with.
+        unsafe { map_in_place::<V, 1>(g, [slopes], |g, [s]| g.mul(s)) }
+);
 
 /// Philox groups computed side by side per step (2 and 4 measured slower).
 const STEP: usize = 3;

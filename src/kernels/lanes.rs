@@ -1,0 +1,211 @@
+//! x86 vectors behind one small trait, for the kernels that write a buffer in place (the
+//! TensorFlow ops that take an input's buffer over for their output).
+//!
+//! Given `v = v > 0 ? v : v * a` on one buffer, the compiler stores only the lanes that
+//! change (`vmaskmovps`, even when written as a blend of loaded vectors), which AMD Zen runs
+//! about 4x slower than the out-of-place loop; copying each block aside first, as
+//! [`super::in_place`] does, made TensorFlow's in-place LeakyRelu of 64K float32 elements
+//! spend three times as long in the copy as in the arithmetic. Here each store's address
+//! passes an empty `asm!` the optimiser cannot see through ([`opaque`]), so it cannot know
+//! that the store goes where the load came from, and stores every vector whole.
+//!
+//! float32 and float64 in AVX2 vectors, float16 through F16C. The AVX-512 level runs the
+//! same vectors (compiled with its features): one load, compare, multiply, blend and store
+//! per vector, bound by memory, and code that the tests on AVX2-only machines exercise too.
+
+use std::arch::asm;
+use std::arch::x86_64::*;
+
+use half::f16;
+
+/// One vector of `Elem`s, computed in f32 or f64 lanes.
+///
+/// # Safety
+/// Every method needs the CPU features of the implementing vector; call them only from
+/// code compiled with those features (they inline there).
+pub trait Lanes: Copy {
+    type Elem: Copy + Default;
+    /// Elements per vector.
+    const N: usize;
+    unsafe fn load(p: *const Self::Elem) -> Self;
+    unsafe fn store(self, p: *mut Self::Elem);
+    unsafe fn splat(e: Self::Elem) -> Self;
+    /// Per lane, rounded once to `Elem` (an f16 product is exact in f32).
+    unsafe fn mul(self, other: Self) -> Self;
+    /// `self > 0 ? a : b` per lane (false for NaN and both zeros).
+    unsafe fn select_positive(self, a: Self, b: Self) -> Self;
+}
+
+/// Vectors per step: four, as the out-of-place kernels (whose loop the compiler unrolls so).
+const UNROLL: usize = 4;
+
+/// `buf[i] = f(buf[i], [others[0][i], …])` for every element: whole steps of vectors, then
+/// the tail padded into a step of its own, so every element sees the same code. Every input
+/// has `buf`'s length.
+///
+/// # Safety
+/// The CPU has `V`'s features (call it from code compiled with them, so it inlines there).
+#[inline(always)]
+pub unsafe fn map_in_place<V: Lanes, const N: usize>(
+    buf: &mut [V::Elem],
+    others: [&[V::Elem]; N],
+    f: impl Fn(V, [V; N]) -> V,
+) {
+    assert!(others.iter().all(|o| o.len() == buf.len()), "map_in_place: lengths differ");
+    let step = V::N * UNROLL;
+    let whole = buf.len() / step * step;
+    // SAFETY: `whole` elements of each; the caller's CPU has V's features.
+    unsafe { steps(buf.as_mut_ptr(), others.map(<[_]>::as_ptr), whole, &f) };
+    let rest = buf.len() - whole;
+    if rest == 0 {
+        return;
+    }
+    // The tail, shorter than a step: copied into zeroed buffers of one step (32 elements
+    // hold the longest, 8 lanes times 4).
+    const PADDED: usize = 32;
+    assert!(step <= PADDED, "map_in_place: a step of {step} elements does not fit");
+    let mut out = [V::Elem::default(); PADDED];
+    let mut inputs = [[V::Elem::default(); PADDED]; N];
+    out[..rest].copy_from_slice(&buf[whole..]);
+    for (t, o) in inputs.iter_mut().zip(&others) {
+        t[..rest].copy_from_slice(&o[whole..]);
+    }
+    // SAFETY: one step over the padded copies, each of PADDED >= step elements.
+    unsafe { steps(out.as_mut_ptr(), inputs.each_ref().map(|t| t.as_ptr()), step, &f) };
+    buf[whole..].copy_from_slice(&out[..rest]);
+}
+
+/// The vector steps over the first `len` elements (a multiple of a step).
+///
+/// # Safety
+/// `buf` and every input hold `len` elements; no input overlaps `buf`; the CPU has V's
+/// features.
+#[inline(always)]
+unsafe fn steps<V: Lanes, const N: usize>(
+    buf: *mut V::Elem,
+    others: [*const V::Elem; N],
+    len: usize,
+    f: &impl Fn(V, [V; N]) -> V,
+) {
+    for i in (0..len).step_by(V::N * UNROLL) {
+        // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.
+        // The step's vectors are all loaded before any is stored back.
+        unsafe {
+            let r: [V; UNROLL] = std::array::from_fn(|u| {
+                let at = i + u * V::N;
+                f(V::load(buf.add(at)), others.map(|o| V::load(o.add(at))))
+            });
+            for (u, r) in r.into_iter().enumerate() {
+                r.store(opaque(buf.add(i + u * V::N)));
+            }
+        }
+    }
+}
+
+/// `p`, its address through an empty `asm!`: the optimiser no longer knows which it is.
+#[inline(always)]
+fn opaque<T>(p: *mut T) -> *mut T {
+    let mut addr = p.addr();
+    // SAFETY: an empty template: no instruction, no memory access, no flags touched.
+    unsafe { asm!("/* {0} */", inout(reg) addr, options(pure, nomem, nostack, preserves_flags)) };
+    p.with_addr(addr)
+}
+
+#[derive(Clone, Copy)]
+pub struct F32x8(__m256);
+#[derive(Clone, Copy)]
+pub struct F64x4(__m256d);
+/// Eight float16 lanes, widened to f32 on load and rounded to nearest even on store.
+#[derive(Clone, Copy)]
+pub struct F16x8(__m256);
+
+// Every method below is one x86 intrinsic of the vector's level, which the trait's contract
+// says the caller's CPU has; loads and stores are unaligned and of N elements.
+macro_rules! avx2_lanes {
+    ($v:ident, $elem:ty, $n:literal, $loadu:ident, $storeu:ident, $set1:ident, $mul:ident, $cmp:ident, $blendv:ident, $zero:ident) => {
+        impl Lanes for $v {
+            type Elem = $elem;
+            const N: usize = $n;
+            #[inline(always)]
+            unsafe fn load(p: *const $elem) -> Self {
+                // SAFETY: the trait's contract (the CPU has the level; V::N elements at p).
+                unsafe { Self($loadu(p)) }
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut $elem) {
+                // SAFETY: the trait's contract.
+                unsafe { $storeu(p, self.0) }
+            }
+            #[inline(always)]
+            unsafe fn splat(e: $elem) -> Self {
+                // SAFETY: the trait's contract.
+                unsafe { Self($set1(e)) }
+            }
+            #[inline(always)]
+            unsafe fn mul(self, other: Self) -> Self {
+                // SAFETY: the trait's contract.
+                unsafe { Self($mul(self.0, other.0)) }
+            }
+            #[inline(always)]
+            unsafe fn select_positive(self, a: Self, b: Self) -> Self {
+                // SAFETY: the trait's contract.
+                unsafe { Self($blendv(b.0, a.0, $cmp::<_CMP_GT_OQ>(self.0, $zero()))) }
+            }
+        }
+    };
+}
+
+avx2_lanes!(
+    F32x8,
+    f32,
+    8,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_mul_ps,
+    _mm256_cmp_ps,
+    _mm256_blendv_ps,
+    _mm256_setzero_ps
+);
+avx2_lanes!(
+    F64x4,
+    f64,
+    4,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_mul_pd,
+    _mm256_cmp_pd,
+    _mm256_blendv_pd,
+    _mm256_setzero_pd
+);
+
+impl Lanes for F16x8 {
+    type Elem = f16;
+    const N: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f16) -> Self {
+        // SAFETY: the trait's contract (the CPU has F16C and AVX2; 8 elements at p).
+        unsafe { Self(_mm256_cvtph_ps(_mm_loadu_si128(p.cast()))) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f16) {
+        // SAFETY: the trait's contract.
+        unsafe { _mm_storeu_si128(p.cast(), _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn splat(e: f16) -> Self {
+        // SAFETY: the trait's contract.
+        unsafe { Self(_mm256_set1_ps(e.to_f32())) }
+    }
+    #[inline(always)]
+    unsafe fn mul(self, other: Self) -> Self {
+        // SAFETY: the trait's contract.
+        unsafe { Self(_mm256_mul_ps(self.0, other.0)) }
+    }
+    #[inline(always)]
+    unsafe fn select_positive(self, a: Self, b: Self) -> Self {
+        // SAFETY: the trait's contract.
+        unsafe { Self(_mm256_blendv_ps(b.0, a.0, _mm256_cmp_ps::<_CMP_GT_OQ>(self.0, _mm256_setzero_ps()))) }
+    }
+}
