@@ -224,12 +224,14 @@ That is rectify's lead on those rows; on them `memcpy ÷ rectify` compares with 
 a buffer that is already mapped. The stores there are plain: on a page the OS has just
 zeroed, the lines are in the cache and a streaming store would first have to evict them.
 
-The `of a temporary` rows give the op an input nothing else holds (`x * 2`), whose buffer
-LeakyRelu, LeakyReluGrad and RreluGrad take over for their output as TensorFlow's own ops do
-(`TF_ForwardInputOrAllocateOutput`, then one vector pass over that buffer, every vector
-loaded and stored whole): no output to map. In eager mode TensorFlow's own LeakyRelu maps a
-new output all the same (twice the page faults of the `x * 2` before it at 16M), which is
-rectify's lead there. The plain rows cannot forward (the benchmark holds every input).
+The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
+(`--mode graph`, `tf.function`) nothing else holds it, and LeakyRelu, LeakyReluGrad and
+RreluGrad take its buffer over for their output as TensorFlow's own ops do
+(`TF_ForwardInputOrAllocateOutput`, then one vector pass over that buffer). In eager mode
+the Python caller still holds the temporary while the op runs, so neither side can take it
+over (page faults counted at 16M: one fresh output on each side) and those rows measure
+fresh outputs too. The plain rows cannot forward in either mode (the benchmark holds every
+input).
 """
     (ROOT / "docs/BENCHMARKS-tensorflow.md").write_text(page)
     print("wrote docs/BENCHMARKS-tensorflow.md")
