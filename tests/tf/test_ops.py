@@ -52,9 +52,10 @@ def test_rrelu_inference_is_leaky_relu_at_the_mean(rtf, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", ["eager", "graph"])
 def test_ops_on_a_temporary_are_bit_identical(rtf, dtype, mode):
-    """Inputs nothing else holds (`x * 2`), whose buffer LeakyRelu, LeakyReluGrad and
-    RreluGrad take over and write in place (vector steps, then a tail: about 4,000 elements
-    with every special value, and 37)."""
+    """Inputs made just for the op (`x * 2`). In tf.function nothing else holds them, and
+    LeakyRelu, LeakyReluGrad and RreluGrad write their buffer in place (vector steps, then a
+    tail: about 4,000 elements with every special value, and 37); in eager mode the caller
+    holds them, and the outputs are fresh."""
 
     def cases(x, g):
         return [

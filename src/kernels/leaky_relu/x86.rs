@@ -29,9 +29,9 @@ per_level!(
         // SAFETY: the table names each build with the vector of its level, whose features
         // this function is compiled with.
         unsafe {
-        let a = V::splat(alpha);
-        map_in_place::<V, 0>(buf, [], |x, []| x.select_positive(x, x.mul(a)))
-    }
+            let a = V::splat(alpha);
+            map_in_place::<V, 0>(buf, [], |x, []| x.select_positive(x, x.mul(a)))
+        }
 );
 per_level!(
     tf_gradient_in_place_avx2,
@@ -39,9 +39,9 @@ per_level!(
     <V: Lanes> (g: &mut [V::Elem], x: &[V::Elem], alpha: V::Elem) =>
         // SAFETY: as for `tf_forward_in_place_avx2`.
         unsafe {
-        let a = V::splat(alpha);
-        map_in_place::<V, 1>(g, [x], |g, [x]| x.select_positive(g, g.mul(a)))
-    }
+            let a = V::splat(alpha);
+            map_in_place::<V, 1>(g, [x], |g, [x]| x.select_positive(g, g.mul(a)))
+        }
 );
 
 /// float16 LeakyRelu with F16C conversions, 8 lanes at a time: widen, `x < 0 ? x·alpha
