@@ -2,10 +2,10 @@
 //! TensorFlow ops that take an input's buffer over for their output).
 //!
 //! Given `v = v > 0 ? v : v * a` on one buffer, the compiler stores only the lanes that
-//! change (`vmaskmovps`, even when written as a blend of loaded vectors), which AMD Zen runs
-//! about 4x slower than the out-of-place loop; copying each block aside first, as
-//! [`super::in_place`] does, made TensorFlow's in-place LeakyRelu of 64K float32 elements
-//! spend three times as long in the copy as in the arithmetic. Here each store's address
+//! change (`vmaskmovps`, even when written as a blend of loaded vectors), a microcoded store
+//! on AMD Zen and slower there than the out-of-place loop; copying each block aside first, as
+//! [`super::in_place`] does, costs a second pass through L1 (in a profile of TensorFlow's
+//! in-place LeakyRelu the copy took longer than the arithmetic). Here each store's address
 //! passes an empty `asm!` the optimiser cannot see through ([`opaque`]), so it cannot know
 //! that the store goes where the load came from, and stores every vector whole.
 //!
