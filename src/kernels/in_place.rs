@@ -17,8 +17,6 @@ struct Aligned<T>([MaybeUninit<T>; BLOCK]);
 
 /// Calls `f(offset, x, y)` over `buffer` in blocks, where `y` is a block of `buffer` and `x`
 /// a copy of that block taken before `f` runs.
-/// Inlined, so that a level's build of `f` stays compiled with that level's features.
-#[inline(always)]
 pub fn in_place<T: Scalar>(buffer: &mut [T], mut f: impl FnMut(usize, &[T], &mut [T])) {
     // Left uninitialised: filling 1024 elements first would cost as much as a small call.
     // Cache-line aligned, so that the kernel's vector loads from it never split a line.

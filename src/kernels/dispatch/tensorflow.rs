@@ -6,6 +6,7 @@
 //! streaming store would first have to evict it.
 
 use super::{Element, Kernels, RowSlope, SlopePlan, check_range, slope_of};
+use crate::kernels::in_place::in_place;
 
 impl<T: Element> Kernels<T> {
     /// TensorFlow's LeakyRelu: `y = x > 0 ? x : x * alpha`.
@@ -74,26 +75,35 @@ impl<T: Element> Kernels<T> {
         unsafe { f(g, slopes, dx) }
     }
 
+    // On one buffer: the vector build where the type has lanes at this level, else the
+    // out-of-place build over each block copied aside (bfloat16, the portable level).
+
     /// [`Kernels::tf_leaky_relu`] on one buffer: `buf` holds `x` and receives `y`.
     pub fn tf_leaky_relu_in_place(&self, buf: &mut [T], alpha: T) {
-        let f = self.leaky_relu.tf_forward_in_place;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(buf, alpha) }
+        match self.leaky_relu.tf_forward_in_place {
+            // SAFETY: built for this table's level, which this CPU has.
+            Some(f) => unsafe { f(buf, alpha) },
+            None => in_place(buf, |_, x, y| self.tf_leaky_relu(x, y, alpha)),
+        }
     }
 
     /// [`Kernels::tf_leaky_relu_grad`] into the buffer of `g`, which receives `dx`.
     pub fn tf_leaky_relu_grad_in_place(&self, g: &mut [T], x: &[T], alpha: T) {
         assert_eq!(g.len(), x.len(), "leaky_relu_grad: lengths differ");
-        let f = self.leaky_relu.tf_gradient_in_place;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(g, x, alpha) }
+        match self.leaky_relu.tf_gradient_in_place {
+            // SAFETY: built for this table's level, which this CPU has.
+            Some(f) => unsafe { f(g, x, alpha) },
+            None => in_place(g, |at, g, dx| self.tf_leaky_relu_grad(g, &x[at..at + g.len()], dx, alpha)),
+        }
     }
 
     /// [`Kernels::tf_rrelu_grad`] into the buffer of `g`, which receives `dx`.
     pub fn tf_rrelu_grad_in_place(&self, g: &mut [T], slopes: &[T]) {
         assert_eq!(g.len(), slopes.len(), "rrelu_grad: lengths differ");
-        let f = self.rrelu.tf_gradient_in_place;
-        // SAFETY: built for this table's level, which this CPU has.
-        unsafe { f(g, slopes) }
+        match self.rrelu.tf_gradient_in_place {
+            // SAFETY: built for this table's level, which this CPU has.
+            Some(f) => unsafe { f(g, slopes) },
+            None => in_place(g, |at, g, dx| self.tf_rrelu_grad(g, &slopes[at..at + g.len()], dx)),
+        }
     }
 }

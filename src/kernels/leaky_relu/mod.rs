@@ -2,7 +2,6 @@
 
 use super::cpu::{Level, pick};
 use super::element::Scalar;
-use super::in_place;
 #[cfg(target_arch = "x86_64")]
 use super::lanes;
 use crate::error::{Error, Result};
@@ -63,8 +62,10 @@ pub(crate) struct Kernels<T> {
     pub streaming: Option<Forward<T>>,
     pub tf_forward: TfForward<T>,
     pub tf_gradient: TfGradient<T>,
-    pub tf_forward_in_place: TfForwardInPlace<T>,
-    pub tf_gradient_in_place: TfGradientInPlace<T>,
+    /// The in-place builds, where a type has vector lanes at the level (`super::lanes`);
+    /// without them the dispatch table runs the out-of-place build block by block.
+    pub tf_forward_in_place: Option<TfForwardInPlace<T>>,
+    pub tf_gradient_in_place: Option<TfGradientInPlace<T>>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -76,18 +77,8 @@ impl<T: Scalar> Kernels<T> {
             streaming: None,
             tf_forward: pick!(level, T::tf_leaky_slice, x86::tf_forward_avx2, x86::tf_forward_avx512),
             tf_gradient: pick!(level, T::tf_leaky_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
-            tf_forward_in_place: pick!(
-                level,
-                tf_forward_blocks::<T>,
-                x86::tf_forward_blocks_avx2,
-                x86::tf_forward_blocks_avx512
-            ),
-            tf_gradient_in_place: pick!(
-                level,
-                tf_gradient_blocks::<T>,
-                x86::tf_gradient_blocks_avx2,
-                x86::tf_gradient_blocks_avx512
-            ),
+            tf_forward_in_place: None,
+            tf_gradient_in_place: None,
         }
     }
 
@@ -97,31 +88,19 @@ impl<T: Scalar> Kernels<T> {
         Self {
             tf_forward_in_place: pick!(
                 level,
-                self.tf_forward_in_place,
-                x86::tf_forward_in_place_avx2::<V>,
-                x86::tf_forward_in_place_avx512::<V>
+                None,
+                Some(x86::tf_forward_in_place_avx2::<V> as TfForwardInPlace<T>),
+                Some(x86::tf_forward_in_place_avx512::<V> as TfForwardInPlace<T>)
             ),
             tf_gradient_in_place: pick!(
                 level,
-                self.tf_gradient_in_place,
-                x86::tf_gradient_in_place_avx2::<V>,
-                x86::tf_gradient_in_place_avx512::<V>
+                None,
+                Some(x86::tf_gradient_in_place_avx2::<V> as TfGradientInPlace<T>),
+                Some(x86::tf_gradient_in_place_avx512::<V> as TfGradientInPlace<T>)
             ),
             ..self
         }
     }
-}
-
-/// The in-place builds of a type without vector lanes here (bfloat16, and every type at the
-/// portable level): each block copied aside, then the out-of-place rule.
-#[inline(always)]
-fn tf_forward_blocks<T: Scalar>(buf: &mut [T], alpha: T) {
-    in_place(buf, |_, x, y| T::tf_leaky_slice(x, y, alpha));
-}
-
-#[inline(always)]
-fn tf_gradient_blocks<T: Scalar>(g: &mut [T], x: &[T], alpha: T) {
-    in_place(g, |at, g, dx| T::tf_leaky_grad_slice(g, &x[at..at + g.len()], dx, alpha));
 }
 
 impl Kernels<f64> {

@@ -16,12 +16,6 @@ per_level!(
     tf_gradient_avx512,
     (g: &[T], x: &[T], dx: &mut [T], alpha: T) => T::tf_leaky_grad_slice(g, x, dx, alpha)
 );
-per_level!(tf_forward_blocks_avx2, tf_forward_blocks_avx512, (buf: &mut [T], alpha: T) => super::tf_forward_blocks(buf, alpha));
-per_level!(
-    tf_gradient_blocks_avx2,
-    tf_gradient_blocks_avx512,
-    (g: &mut [T], x: &[T], alpha: T) => super::tf_gradient_blocks(g, x, alpha)
-);
 per_level!(
     tf_forward_in_place_avx2,
     tf_forward_in_place_avx512,

@@ -8,7 +8,6 @@
 
 use super::cpu::{Level, pick};
 use super::element::Scalar;
-use super::in_place;
 #[cfg(target_arch = "x86_64")]
 use super::lanes;
 use super::rng::PhiloxStream;
@@ -211,7 +210,8 @@ pub(crate) struct Kernels<T> {
     pub train: Train<T>,
     pub tf_slope_map: TfSlopeMap<T>,
     pub tf_gradient: TfGradient<T>,
-    pub tf_gradient_in_place: TfGradientInPlace<T>,
+    /// Where the type has vector lanes at the level (see LeakyRelu's).
+    pub tf_gradient_in_place: Option<TfGradientInPlace<T>>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -220,12 +220,7 @@ impl<T: Scalar> Kernels<T> {
             train: pick!(level, train::<T>, x86::train_avx2, x86::train_avx512),
             tf_slope_map: pick!(level, T::tf_slope_map_slice, x86::tf_slope_map_avx2, x86::tf_slope_map_avx512),
             tf_gradient: pick!(level, T::tf_mul_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
-            tf_gradient_in_place: pick!(
-                level,
-                tf_gradient_blocks::<T>,
-                x86::tf_gradient_blocks_avx2,
-                x86::tf_gradient_blocks_avx512
-            ),
+            tf_gradient_in_place: None,
         }
     }
 
@@ -235,20 +230,13 @@ impl<T: Scalar> Kernels<T> {
         Self {
             tf_gradient_in_place: pick!(
                 level,
-                self.tf_gradient_in_place,
-                x86::tf_gradient_in_place_avx2::<V>,
-                x86::tf_gradient_in_place_avx512::<V>
+                None,
+                Some(x86::tf_gradient_in_place_avx2::<V> as TfGradientInPlace<T>),
+                Some(x86::tf_gradient_in_place_avx512::<V> as TfGradientInPlace<T>)
             ),
             ..self
         }
     }
-}
-
-/// The in-place gradient of a type without vector lanes here (bfloat16, and every type at
-/// the portable level): each block copied aside, then the out-of-place rule.
-#[inline(always)]
-fn tf_gradient_blocks<T: Scalar>(g: &mut [T], slopes: &[T]) {
-    in_place(g, |at, g, dx| T::tf_mul_slice(g, &slopes[at..at + g.len()], dx));
 }
 
 impl Kernels<f64> {

@@ -21,7 +21,6 @@ per_level!(
     (x: &[T], slopes: &mut [T], alpha: T) => T::tf_slope_map_slice(x, slopes, alpha)
 );
 per_level!(tf_gradient_avx2, tf_gradient_avx512, (g: &[T], slopes: &[T], dx: &mut [T]) => T::tf_mul_slice(g, slopes, dx));
-per_level!(tf_gradient_blocks_avx2, tf_gradient_blocks_avx512, (g: &mut [T], slopes: &[T]) => super::tf_gradient_blocks(g, slopes));
 per_level!(
     tf_gradient_in_place_avx2,
     tf_gradient_in_place_avx512,
