@@ -4,6 +4,7 @@ inference and training conventions, static shapes in graph mode, and bad input."
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.framework import op_def_registry
 
 from conftest import DTYPES, assert_bit_identical, random_tensor, run_python, specials
 
@@ -131,6 +132,19 @@ def test_graph_mode_keeps_static_shapes(rtf):
     assert [o.shape.as_list() for o in concrete.outputs] == [[None, 3, 4], [None, 3, 4]]
     y, _ = f(tf.ones([2, 3, 4]), tf.ones([3, 1]))
     assert y.shape == (2, 3, 4)
+
+
+def test_only_rrelu_is_stateful_so_tf_function_does_not_chain_the_others(rtf):
+    # RRelu draws new slopes on every run; the rest are pure functions. A stateful op gets a
+    # control dependency on the one before it in tf.function (automatic control
+    # dependencies), which serialises them, and grappler neither folds nor merges it.
+    stateful = {name: op_def_registry.get(name).is_stateful for name in rtf.OP_NAMES}
+    assert stateful == {name: name == "Rectify>Rrelu" for name in rtf.OP_NAMES}
+
+    x = tf.ones([4])
+    graph = tf.function(lambda: [rtf.leaky_relu(x * i) for i in range(3)], autograph=False).get_concrete_function().graph
+    chained = [n.name for n in graph.as_graph_def().node if n.op.startswith("Rectify>") and any(i.startswith("^") for i in n.input)]
+    assert chained == [], f"control dependencies between pure ops: {chained}"
 
 
 def test_eager_and_tf_function_agree(rtf):

@@ -154,7 +154,11 @@ fn register_op(api: &Api, op: &OpDef) -> Result<(), String> {
         for attr in op.attrs() {
             (api.TF_OpDefinitionBuilderAddAttr)(builder, cstring(&attr).as_ptr());
         }
-        (api.TF_OpDefinitionBuilderSetIsStateful)(builder, op.stateful);
+        // Only for a stateful op: TensorFlow's builder marks the op stateful whatever the
+        // flag says (every op came out stateful, which serialised them in tf.function).
+        if op.stateful {
+            (api.TF_OpDefinitionBuilderSetIsStateful)(builder, true);
+        }
         (api.TF_OpDefinitionBuilderSetShapeInferenceFunction)(builder, op.shape_fn);
         (api.TF_RegisterOpDefinition)(builder, status.raw());
     }
