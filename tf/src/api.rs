@@ -168,17 +168,22 @@ impl Drop for Status<'_> {
     }
 }
 
-/// An owned `TF_Tensor` handle from `TF_GetInput` / `TF_AllocateOutput`.
+/// An owned `TF_Tensor` handle from `TF_GetInput` / `TF_AllocateOutput`, with its data
+/// pointer and element count read once.
 pub struct Tensor<'a> {
     api: &'a Api,
     raw: *mut TF_Tensor,
+    data: *mut c_void,
+    len: usize,
 }
 
 impl<'a> Tensor<'a> {
     /// # Safety
     /// `raw` is a tensor handle the caller owns.
     pub unsafe fn from_raw(api: &'a Api, raw: *mut TF_Tensor) -> Self {
-        Self { api, raw }
+        // SAFETY: a live tensor (the caller's guarantee).
+        let (data, count) = unsafe { ((api.TF_TensorData)(raw), (api.TF_TensorElementCount)(raw)) };
+        Self { api, raw, data, len: usize::try_from(count).unwrap_or(0) }
     }
 
     pub fn dtype(&self) -> c_int {
@@ -186,19 +191,26 @@ impl<'a> Tensor<'a> {
         unsafe { (self.api.TF_TensorType)(self.raw) }
     }
 
-    pub fn shape(&self) -> Vec<i64> {
+    pub fn shape(&self) -> Dims {
         // SAFETY: a live tensor; every index is below TF_NumDims.
-        unsafe { (0..(self.api.TF_NumDims)(self.raw)).map(|i| (self.api.TF_Dim)(self.raw, i)).collect() }
+        unsafe {
+            let rank = usize::try_from((self.api.TF_NumDims)(self.raw)).unwrap_or(0);
+            Dims::from_fn(rank, |i| (self.api.TF_Dim)(self.raw, i as c_int))
+        }
     }
 
     pub fn len(&self) -> usize {
-        // SAFETY: a live tensor.
-        usize::try_from(unsafe { (self.api.TF_TensorElementCount)(self.raw) }).unwrap_or(0)
+        self.len
     }
 
     pub fn data(&self) -> *mut c_void {
-        // SAFETY: a live tensor.
-        unsafe { (self.api.TF_TensorData)(self.raw) }
+        self.data
+    }
+
+    /// Lets the handle go (so that it no longer counts as a holder of the buffer) and keeps
+    /// the elements' address, which the kernel context keeps alive for the rest of the call.
+    pub fn release(self) -> Released<'a> {
+        Released { data: self.data, len: self.len, _call: std::marker::PhantomData }
     }
 
     /// The elements, read as `T`.
@@ -206,12 +218,8 @@ impl<'a> Tensor<'a> {
     /// # Safety
     /// The tensor's element type is `T` and nobody writes it while the slice lives.
     pub unsafe fn as_slice<T>(&self) -> &[T] {
-        let (data, len) = (self.data(), self.len());
-        if len == 0 || data.is_null() {
-            return &[];
-        }
-        // SAFETY: TF's buffer holds `len` aligned elements of T (the caller's guarantee).
-        unsafe { std::slice::from_raw_parts(data.cast::<T>(), len) }
+        // SAFETY: the caller's guarantee; the handle keeps the buffer alive.
+        unsafe { elements(self.data, self.len) }
     }
 
     /// The elements, written as `T`.
@@ -221,12 +229,11 @@ impl<'a> Tensor<'a> {
     /// other slice of it lives.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn as_mut_slice<T>(&self) -> &mut [T] {
-        let (data, len) = (self.data(), self.len());
-        if len == 0 || data.is_null() {
+        if self.len == 0 || self.data.is_null() {
             return &mut [];
         }
-        // SAFETY: TF's freshly allocated output, ours alone (the caller's guarantee).
-        unsafe { std::slice::from_raw_parts_mut(data.cast::<T>(), len) }
+        // SAFETY: TF's buffer holds `len` aligned elements of T, ours alone (the caller's guarantee).
+        unsafe { std::slice::from_raw_parts_mut(self.data.cast::<T>(), self.len) }
     }
 }
 
@@ -234,5 +241,59 @@ impl Drop for Tensor<'_> {
     fn drop(&mut self) {
         // SAFETY: the handle is ours and deleted once.
         unsafe { (self.api.TF_DeleteTensor)(self.raw) }
+    }
+}
+
+/// An input's elements after its handle was let go ([`Tensor::release`]): the kernel context
+/// holds the input until the compute call returns, and `'a` ends with the call.
+pub struct Released<'a> {
+    data: *mut c_void,
+    len: usize,
+    _call: std::marker::PhantomData<&'a ()>,
+}
+
+impl Released<'_> {
+    /// # Safety
+    /// The input's element type is `T`, TensorFlow did not hand its buffer to an output of
+    /// this call, and nobody writes it while the slice lives.
+    pub unsafe fn as_slice<T>(&self) -> &[T] {
+        // SAFETY: the caller's guarantee; the context keeps the buffer alive for the call.
+        unsafe { elements(self.data, self.len) }
+    }
+}
+
+/// # Safety
+/// `data` holds `len` aligned elements of `T` (or `len` is 0), alive and unwritten for `'b`.
+unsafe fn elements<'b, T>(data: *mut c_void, len: usize) -> &'b [T] {
+    if len == 0 || data.is_null() {
+        return &[];
+    }
+    // SAFETY: the caller's guarantee.
+    unsafe { std::slice::from_raw_parts(data.cast::<T>(), len) }
+}
+
+/// A tensor's dimensions, held inline up to rank 8 (no allocation per compute call).
+pub struct Dims {
+    inline: [i64; 8],
+    rank: usize,
+    spilled: Vec<i64>,
+}
+
+impl Dims {
+    fn from_fn(rank: usize, mut dim: impl FnMut(usize) -> i64) -> Self {
+        let mut dims = Self { inline: [0; 8], rank, spilled: Vec::new() };
+        if rank <= dims.inline.len() {
+            dims.inline[..rank].iter_mut().enumerate().for_each(|(i, d)| *d = dim(i));
+        } else {
+            dims.spilled = (0..rank).map(dim).collect();
+        }
+        dims
+    }
+}
+
+impl std::ops::Deref for Dims {
+    type Target = [i64];
+    fn deref(&self) -> &[i64] {
+        if self.spilled.is_empty() { &self.inline[..self.rank] } else { &self.spilled }
     }
 }

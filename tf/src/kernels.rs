@@ -10,7 +10,8 @@ use rectify::boundary;
 use rectify::kernels::{Prelu, Rrelu};
 
 use crate::api::{
-    Api, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor, Tensor,
+    Api, Released, Status, TF_INTERNAL, TF_INVALID_ARGUMENT, TF_OpKernelConstruction, TF_OpKernelContext, TF_Tensor,
+    Tensor,
 };
 use crate::math::TfElement;
 use crate::pages;
@@ -174,29 +175,26 @@ impl<'a> Context<'a> {
         pages::advise_huge_pages(output.data(), bytes);
         Ok(output)
     }
-}
 
-impl<'a> Context<'a> {
-    /// Output `i` (`bytes` bytes) in the buffer of input `candidate` where TensorFlow can give
-    /// it (nothing else holds that input; TensorFlow's own element-wise kernels do the same),
-    /// else a new one; `true` when forwarded. The caller holds no handle of that input (it
-    /// would count as a second holder).
+    /// Output 0, shaped like input 0 (`input`, let go here), in that input's buffer where
+    /// TensorFlow can give it (nothing else holds the input; TensorFlow's own element-wise
+    /// kernels do the same), else a new output, returned with the input's elements.
     fn forward_or_output(
         &self,
-        candidate: c_int,
-        i: c_int,
+        input: Tensor<'a>,
         shape: &[i64],
         bytes: usize,
-    ) -> Result<(Tensor<'a>, bool), Failure> {
+    ) -> Result<(Tensor<'a>, Option<Released<'a>>), Failure> {
         let status = &self.status;
-        let mut forwarded: c_int = -1;
+        let input = input.release(); // a live handle would count as a second holder
+        let (candidate, mut forwarded): (c_int, c_int) = (0, -1);
         // SAFETY: a live kernel context; one candidate index; `shape` has `shape.len()` dims.
         let raw = unsafe {
             (self.api.TF_ForwardInputOrAllocateOutput)(
                 self.raw,
                 &candidate,
                 1,
-                i,
+                0,
                 shape.as_ptr(),
                 shape.len() as c_int,
                 &mut forwarded,
@@ -208,11 +206,11 @@ impl<'a> Context<'a> {
         }
         // SAFETY: TF_ForwardInputOrAllocateOutput passed ownership of this handle.
         let output = unsafe { Tensor::from_raw(self.api, raw) };
-        let forwarded = forwarded == candidate;
-        if !forwarded {
-            pages::advise_huge_pages(output.data(), bytes);
+        if forwarded == candidate {
+            return Ok((output, None));
         }
-        Ok((output, forwarded))
+        pages::advise_huge_pages(output.data(), bytes);
+        Ok((output, Some(input)))
     }
 }
 
@@ -275,15 +273,14 @@ impl Kernel {
         match self {
             Kernel::LeakyRelu { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
-                drop(first); // so that TensorFlow may hand its buffer over
-                let (y, forwarded) = ctx.forward_or_output(0, 0, &shape, bytes)?;
-                if forwarded {
-                    // SAFETY: a tensor of T, X's buffer given to us alone: no other slice of it.
-                    k.tf_leaky_relu_in_place(unsafe { y.as_mut_slice::<T>() }, alpha);
-                } else {
-                    let x = ctx.input(0)?;
-                    // SAFETY: tensors of T (type constraint), the output fresh and unaliased.
-                    unsafe { k.tf_leaky_relu(x.as_slice::<T>(), y.as_mut_slice::<T>(), alpha) };
+                let (y, x) = ctx.forward_or_output(first, &shape, bytes)?;
+                // SAFETY: tensors of T (type constraint); `y` is either fresh or X's buffer
+                // given to us alone (then `x` is None), so no other slice of it lives.
+                unsafe {
+                    match x {
+                        None => k.tf_leaky_relu_in_place(y.as_mut_slice::<T>(), alpha),
+                        Some(x) => k.tf_leaky_relu(x.as_slice::<T>(), y.as_mut_slice::<T>(), alpha),
+                    }
                 }
             }
             Kernel::LeakyReluGrad { alpha } => {
@@ -364,15 +361,14 @@ fn gradient_into_upstream<T: TfElement>(
     let (shape, bytes) = (gradients.shape(), gradients.len() * size_of::<T>());
     let second = ctx.input(1)?;
     same_shape(op, ("gradients", &shape), (second_name, &second.shape()))?;
-    drop(gradients); // so that TensorFlow may hand its buffer over
-    let (out, forwarded) = ctx.forward_or_output(0, 0, &shape, bytes)?;
+    let (out, g) = ctx.forward_or_output(gradients, &shape, bytes)?;
     // SAFETY: tensors of T (type constraint); `second` is another input; `out` is either
-    // fresh or the gradients' buffer given to us alone, so no other slice of it lives.
+    // fresh or the gradients' buffer given to us alone (then `g` is None), so no other
+    // slice of it lives.
     unsafe {
-        if forwarded {
-            in_place(out.as_mut_slice::<T>(), second.as_slice());
-        } else {
-            out_of_place(ctx.input(0)?.as_slice(), second.as_slice(), out.as_mut_slice());
+        match g {
+            None => in_place(out.as_mut_slice::<T>(), second.as_slice()),
+            Some(g) => out_of_place(g.as_slice(), second.as_slice(), out.as_mut_slice()),
         }
     }
     Ok(())
