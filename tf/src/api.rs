@@ -245,7 +245,7 @@ impl Drop for Tensor<'_> {
 }
 
 /// An input's elements after its handle was let go ([`Tensor::release`]): the kernel context
-/// holds the input until the compute call returns, and `'a` ends with the call.
+/// holds the input until the compute call returns, so they are readable until then.
 pub struct Released<'a> {
     data: *mut c_void,
     len: usize,
@@ -255,7 +255,7 @@ pub struct Released<'a> {
 impl Released<'_> {
     /// # Safety
     /// The input's element type is `T`, TensorFlow did not hand its buffer to an output of
-    /// this call, and nobody writes it while the slice lives.
+    /// this call, the call has not returned, and nobody writes it while the slice lives.
     pub unsafe fn as_slice<T>(&self) -> &[T] {
         // SAFETY: the caller's guarantee; the context keeps the buffer alive for the call.
         unsafe { elements(self.data, self.len) }
