@@ -8,7 +8,7 @@ TensorFlow's own: ``tf.nn.leaky_relu`` (and its registered gradient); PRelu as K
 it, ``relu(x) - alpha * relu(-x)``; RRelu inference as ``leaky_relu`` plus the slope map
 ``where(x > 0, 1, a)`` (rectify's op returns both); RRelu's gradient as ``g * slopes``.
 
-    make bench-tf            # or: python benches/tf_ops.py [--rounds 10] [--sizes 65536,1048576]
+    make bench-tf            # or: python benches/tf_ops.py [--mode graph] [--sizes 65536] [--cases leaky]
 
 ``--write`` also writes docs/BENCHMARKS-tensorflow.md from the run.
 """
@@ -86,11 +86,13 @@ CASES = [
 ]
 
 
-def batched(f, mode):
-    """`f` applied to each of several independent inputs, eagerly (each op dispatched from
+def batched(f, mode, xs, gs, s):
+    """A call of `f` on each of several independent inputs, eagerly (each op dispatched from
     Python, as Keras runs by default) or as one graph (`tf.function`: grappler may rewrite
-    TensorFlow's own ops; no two ops can be merged, their inputs differ)."""
-    run = lambda xs, gs, s: [f(x, g, s) for x, g in zip(xs, gs)]  # noqa: E731
+    TensorFlow's own ops; no two ops can be merged, their inputs differ). The graph captures
+    the inputs instead of taking them as arguments: passing 2 x 64 tensors in took more time
+    than the 64K ops themselves (Python flattening the argument list on every call)."""
+    run = lambda: [f(x, g, s) for x, g in zip(xs, gs)]  # noqa: E731
     return run if mode == "eager" else tf.function(run, autograph=False)
 
 
@@ -101,7 +103,7 @@ def timed(f, reps):
     return (time.perf_counter() - start) / reps
 
 
-def measure(size, dtype, rounds, mode):
+def measure(size, dtype, rounds, mode, cases):
     rng = np.random.default_rng(0)
     shape = (size // CHANNELS, CHANNELS)
     # Enough independent inputs per call that each call runs about 4M elements.
@@ -116,13 +118,14 @@ def measure(size, dtype, rounds, mode):
         for d, s in zip(dst, src):
             np.copyto(d, s)
 
-    reps = 20
+    # Blocks of 20 calls; 5 at 16M, where one call takes milliseconds already.
+    reps = 20 if size <= 1 << 20 else 5
     rows = []
-    for name, mine, theirs in CASES:
-        mine, theirs = batched(mine, mode), batched(theirs, mode)
-        mine(xs, gs, slope), theirs(xs, gs, slope)  # trace and warm up
+    for name, mine, theirs in cases:
+        mine, theirs = batched(mine, mode, xs, gs, slope), batched(theirs, mode, xs, gs, slope)
+        mine(), theirs()  # trace and warm up
         times = {"rectify": [], "tensorflow": [], "memcpy": []}
-        runs = {"rectify": lambda: mine(xs, gs, slope), "tensorflow": lambda: theirs(xs, gs, slope), "memcpy": memcpy}
+        runs = {"rectify": mine, "tensorflow": theirs, "memcpy": memcpy}
         for r in range(rounds):
             # Each starts from the same cache: an untimed memcpy first (it streams twice the
             # inputs' bytes through). Without it, whoever ran second found the inputs the
@@ -155,10 +158,23 @@ def main():
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sizes", default="65536,1048576,16777216")
     parser.add_argument("--dtypes", default="float32,float16")
-    parser.add_argument("--mode", choices=["eager", "graph"], default="eager")
-    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS-tensorflow.md")
+    parser.add_argument("--mode", choices=["graph", "eager", "both"], default="both")
+    parser.add_argument("--cases", help="only the cases whose names contain one of these (comma-separated)")
+    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS-tensorflow.md (every case)")
     args = parser.parse_args()
-    title = f"TensorFlow {tf.__version__}, {args.mode}, 1 intra-op thread, {args.rounds} interleaved rounds, medians"
+    if args.write and args.cases:
+        parser.error("--write takes every case (leave out --cases)")
+    wanted = args.cases.split(",") if args.cases else [""]
+    cases = [case for case in CASES if any(w in case[0] for w in wanted)]
+    modes = ["graph", "eager"] if args.mode == "both" else [args.mode]
+    sections = [run_mode(mode, args, cases) for mode in modes]
+    if args.write:
+        write_page(args, sections)
+
+
+def run_mode(mode, args, cases):
+    """Prints one mode's table as it goes; returns (title, table lines, losses)."""
+    title = f"TensorFlow {tf.__version__}, {MODES[mode]}, 1 intra-op thread, {args.rounds} interleaved rounds, medians"
     print(title)
     header = "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | memcpy ÷ rectify |"
     lines = [header, "|---|---|---|---|---|---|---|"]
@@ -166,7 +182,7 @@ def main():
     losses = []
     for dtype in args.dtypes.split(","):
         for size in map(int, args.sizes.split(",")):
-            for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, args.mode):
+            for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, mode, cases):
                 ratio = med["tensorflow ratio"]
                 line = (
                     f"| {name} | {dt} | {n} | {fmt(med['rectify'])} | {fmt(med['tensorflow'])} "
@@ -179,59 +195,71 @@ def main():
                     losses.append((ratio, f"{name}, {dt}, {n} elements: {ratio:.2f}×"))
     worst = min([r for r, _ in losses], default=None)
     print(f"rows where TensorFlow is faster: {len(losses)}" + (f" (worst {worst:.2f}×)" if losses else ""))
-    if args.write:
-        write_page(args, title, lines, sorted(losses))
+    return title, lines, sorted(losses)
 
 
-def write_page(args, title, lines, losses):
-    command = "make bench-tf" if (args.rounds, args.mode) == (8, "eager") else f"python benches/tf_ops.py --rounds {args.rounds} --mode {args.mode}"
-    lost = "\n".join(f"- {text}" for _, text in losses) or "- none"
+MODES = {"graph": "tf.function", "eager": "eager"}
+
+
+def write_page(args, sections):
+    default = (args.rounds, args.mode, args.sizes, args.dtypes) == (8, "both", "65536,1048576,16777216", "float32,float16")
+    command = "make bench-tf" if default else "python benches/tf_ops.py " + " ".join(
+        f"--{k} {v}" for k, v in vars(args).items() if k not in ("write", "cases")
+    )
+    tables = []
+    for title, lines, losses in sections:
+        lost = "\n".join(f"- {text}" for _, text in losses) or "- none"
+        tables.append(f"## {title}\n\n" + "\n".join(lines) + f"\n\nWhere TensorFlow is faster:\n\n{lost}\n")
     page = f"""# Benchmarks: rectify.tf against TensorFlow's own ops
 
-Produced by `{command}` (`benches/tf_ops.py --write`) on {cpu_name()}, {os.cpu_count()} cores: {title}.
+Produced by `{command}` (`benches/tf_ops.py --write`) on {cpu_name()}, {os.cpu_count()} cores.
 Each case runs rectify's op and TensorFlow's own way of computing the same outputs on the
-same inputs, interleaved in rounds: blocks of 20 calls, each block after an untimed memcpy that
-evicts the inputs, rectify and TensorFlow taking turns to go first (without that, the second
-found the inputs the first had read still in the L3: measured 0.83x -> 0.97x at 1M float32).
-`TF ÷ rectify` above 1 means rectify is faster. `memcpy ÷ rectify`
-compares with a numpy copy of the input (the memory floor). Each call runs about 4M elements
-(several independent tensors at the small sizes), so Python's per-op dispatch (about 30 µs
-here, the same for both) weighs on the 64K rows.
+same inputs, interleaved in rounds: blocks of 20 calls (5 at 16M), each block after an
+untimed memcpy that evicts the inputs, rectify and TensorFlow taking turns to go first
+(without that, the second found the inputs the first had read still in the L3: measured
+0.83x -> 0.97x at 1M float32). `TF ÷ rectify` above 1 means rectify is faster.
+`memcpy ÷ rectify` compares with a numpy copy of the input (the memory floor). Each call
+runs about 4M elements (several independent tensors at the small sizes).
+
+Two modes: `tf.function` (one graph per call of all the copies, as Keras' `fit` and
+`predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments took
+Python longer than the 64K ops themselves) and eager (each op dispatched from Python, about
+30 µs per op here, the same for both, which weighs on the 64K rows).
 
 TensorFlow's own: `tf.nn.leaky_relu` and its registered gradient; PRelu as Keras writes it,
 `relu(x) - alpha * relu(-x)` (the 32 slopes along the last axis), with autodiff for the
 gradients; RRelu inference as `leaky_relu` plus `where(x > 0, 1, a)` for the slopes rectify's
 op also returns; RRelu's gradient as `g * slopes`.
 
-{chr(10).join(lines)}
-
-## Where TensorFlow is as fast or faster
-
-{lost}
+{chr(10).join(tables)}
+## Reading the rows
 
 Ratios are medians of per-round ratios (both sides of a round saw the same machine).
-Rows near 1.0× are the plain one-pass element-wise ops below 32 MiB (LeakyRelu, its
-gradient, RRelu's gradient): both sides read each input once and write the output once,
-both loops vectorised (rectify's: four AVX2 vectors a step), and the output stays in the
-cache for the next op. They are ties: on this 2-core VM one such row moves by about ±10% from run
-to run (compare two runs of this command).
+Rows near 1.0× (in `tf.function`, most of them just below) are the plain one-pass
+element-wise ops below 32 MiB (LeakyRelu in float32, its gradient, RRelu's gradient): both sides read each input once and write the
+output once, both loops vectorised, and the output stays in the cache for the next op.
+They are ties: on this 2-core VM one such row moves by about ±10% from run to run (compare
+two runs of this command). Outside the arithmetic, a plugin's op does more per call than
+TensorFlow's own (TensorFlow's C API allocates a handle for every input and output it
+hands over), which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its
+gradient do not vectorise (the float16 LeakyRelu rows).
 
 From 32 MiB up (the 16M rows) TensorFlow's allocator maps every output afresh (glibc's
 malloc maps blocks that large on their own and unmaps them on free), so each call faults
 the output's pages in: TensorFlow's own ops one 4 KiB page at a time, rectify's ops one
 2 MiB page at a time (they advise huge pages before the first store, `tf/src/pages.rs`).
-That is rectify's lead on those rows; on them `memcpy ÷ rectify` compares with a copy into
-a buffer that is already mapped. The stores there are plain: on a page the OS has just
+That is rectify's lead on those rows, but for the temporaries in `tf.function`: there the
+op writes into the temporary, which TensorFlow's own `x * 2` faulted in on both sides (ties).
+`memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is already mapped. The stores there are plain: on a page the OS has just
 zeroed, the lines are in the cache and a streaming store would first have to evict them.
 
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
-(`--mode graph`, `tf.function`) nothing else holds it, and LeakyRelu, LeakyReluGrad and
-RreluGrad take its buffer over for their output as TensorFlow's own ops do
-(`TF_ForwardInputOrAllocateOutput`, then one vector pass over that buffer). In eager mode
-the Python caller still holds the temporary while the op runs, so neither side can take it
-over (page faults counted at 16M: one fresh output on each side) and those rows measure
-fresh outputs too. The plain rows cannot forward in either mode (the benchmark holds every
-input).
+nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
+their output as TensorFlow's own ops do (`TF_ForwardInputOrAllocateOutput`, then one vector
+pass over that buffer). In eager mode the Python caller still holds the temporary while
+the op runs, so neither side can take it over (page faults counted at 16M: one fresh output
+on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
+either mode (the benchmark holds every input).
 """
     (ROOT / "docs/BENCHMARKS-tensorflow.md").write_text(page)
     print("wrote docs/BENCHMARKS-tensorflow.md")
