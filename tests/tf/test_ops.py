@@ -147,6 +147,24 @@ def test_only_rrelu_is_stateful_so_tf_function_does_not_chain_the_others(rtf):
     assert chained == [], f"control dependencies between pure ops: {chained}"
 
 
+@pytest.mark.parametrize("shape", [(), (2, 3, 4), (1, 2, 1, 2, 1, 2, 1, 2, 3), (2,) * 10])
+def test_every_rank_keeps_its_shape_and_tensorflows_bits(rtf, shape):
+    # Scalars, and ranks above 8, where the kernels' dimensions no longer fit inline (and
+    # where TensorFlow's own LeakyReluGrad gives up: the references run on the flat tensors).
+    x = random_tensor("float32", shape, seed=9)
+    g = random_tensor("float32", shape, seed=10)
+    flat = lambda t: tf.reshape(t, [-1])  # noqa: E731
+    y = rtf.leaky_relu(x)
+    assert y.shape == shape
+    assert_bit_identical(flat(y), tf.nn.leaky_relu(flat(x), 0.2), f"LeakyRelu {shape}")
+    dx = rtf.leaky_relu_grad(g, x)
+    assert dx.shape == shape
+    want = tf.raw_ops.LeakyReluGrad(gradients=flat(g), features=flat(x), alpha=0.2)
+    assert_bit_identical(flat(dx), want, f"LeakyReluGrad {shape}")
+    slope = random_tensor("float32", shape[-1:], seed=11)
+    assert_bit_identical(rtf.prelu(x, slope), tf.nn.relu(x) - slope * tf.nn.relu(-x), f"Prelu {shape}")
+
+
 def test_eager_and_tf_function_agree(rtf):
     x = random_tensor("float32", (64,), seed=5)
     eager = rtf.leaky_relu(x, alpha=0.3)
