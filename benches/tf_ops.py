@@ -236,13 +236,14 @@ op also returns; RRelu's gradient as `g * slopes`.
 
 Ratios are medians of per-round ratios (both sides of a round saw the same machine).
 Rows near 1.0× (in `tf.function`, most of them just below) are the plain one-pass
-element-wise ops below 32 MiB (LeakyRelu in float32, its gradient, RRelu's gradient): both sides read each input once and write the
-output once, both loops vectorised, and the output stays in the cache for the next op.
-They are ties: on this 2-core VM one such row moves by about ±10% from run to run (compare
-two runs of this command). Outside the arithmetic, a plugin's op does more per call than
-TensorFlow's own (TensorFlow's C API allocates a handle for every input and output it
-hands over), which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its
-gradient do not vectorise (the float16 LeakyRelu rows).
+element-wise ops below 32 MiB (LeakyRelu in float32, its gradient, RRelu's gradient): both
+sides read each input once and write the output once, both loops vectorised, and the
+output stays in the cache for the next op. They are ties: on this 2-core VM one such row
+moves by about ±10% from run to run (compare two runs of this command). Outside the
+arithmetic, a plugin's op does more per call than TensorFlow's own (TensorFlow's C API
+allocates a handle for every input and output it hands over), which weighs most on the 64K
+rows. TensorFlow's float16 LeakyRelu and its gradient take many times longer than its
+float32 ones (compare the LeakyRelu rows of both types); rectify's run at memory speed.
 
 From 32 MiB up (the 16M rows) TensorFlow's allocator maps every output afresh (glibc's
 malloc maps blocks that large on their own and unmaps them on free), so each call faults
@@ -250,8 +251,9 @@ the output's pages in: TensorFlow's own ops one 4 KiB page at a time, rectify's 
 2 MiB page at a time (they advise huge pages before the first store, `tf/src/pages.rs`).
 That is rectify's lead on those rows, but for the temporaries in `tf.function`: there the
 op writes into the temporary, which TensorFlow's own `x * 2` faulted in on both sides (ties).
-`memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is already mapped. The stores there are plain: on a page the OS has just
-zeroed, the lines are in the cache and a streaming store would first have to evict them.
+`memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is already
+mapped. The stores there are plain: on a page the OS has just zeroed, the lines are in the
+cache and a streaming store would first have to evict them.
 
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
