@@ -88,8 +88,8 @@ CASES = [
 
 def batched(f, mode, xs, gs, s):
     """A call of `f` on each of several independent inputs, eagerly (each op dispatched from
-    Python, as Keras runs by default) or as one graph (`tf.function`: grappler may rewrite
-    TensorFlow's own ops; no two ops can be merged, their inputs differ). The graph captures
+    Python) or as one graph (`tf.function`, as Keras' fit and predict run: grappler may
+    rewrite either side's ops; no two can be merged, their inputs differ). The graph captures
     the inputs instead of taking them as arguments: passing 2 x 64 tensors in took more time
     than the 64K ops themselves (Python flattening the argument list on every call)."""
     run = lambda: [f(x, g, s) for x, g in zip(xs, gs)]  # noqa: E731
@@ -159,13 +159,16 @@ def main():
     parser.add_argument("--sizes", default="65536,1048576,16777216")
     parser.add_argument("--dtypes", default="float32,float16")
     parser.add_argument("--mode", choices=["graph", "eager", "both"], default="both")
-    parser.add_argument("--cases", help="only the cases whose names contain one of these (comma-separated)")
-    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS-tensorflow.md (every case)")
+    parser.add_argument("--cases", help="only the cases whose names contain one of these words (comma-separated)")
+    parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS-tensorflow.md (both modes, every case)")
     args = parser.parse_args()
-    if args.write and args.cases:
-        parser.error("--write takes every case (leave out --cases)")
+    if args.write and (args.cases or args.mode != "both"):
+        parser.error("--write takes both modes and every case (leave out --mode and --cases)")
     wanted = args.cases.split(",") if args.cases else [""]
     cases = [case for case in CASES if any(w in case[0] for w in wanted)]
+    if not cases:
+        parser.error(f"no case name contains any of {wanted}: " + "; ".join(name for name, _, _ in CASES))
+    args.defaults = all(getattr(args, k) == parser.get_default(k) for k in ("rounds", "sizes", "dtypes"))
     modes = ["graph", "eager"] if args.mode == "both" else [args.mode]
     sections = [run_mode(mode, args, cases) for mode in modes]
     if args.write:
@@ -202,10 +205,8 @@ MODES = {"graph": "tf.function", "eager": "eager"}
 
 
 def write_page(args, sections):
-    default = (args.rounds, args.mode, args.sizes, args.dtypes) == (8, "both", "65536,1048576,16777216", "float32,float16")
-    command = "make bench-tf" if default else "python benches/tf_ops.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if k not in ("write", "cases")
-    )
+    options = " ".join(f"--{k} {getattr(args, k)}" for k in ("rounds", "sizes", "dtypes"))
+    command = "make bench-tf" if args.defaults else f"python benches/tf_ops.py {options}"
     tables = []
     for title, lines, losses in sections:
         lost = "\n".join(f"- {text}" for _, text in losses) or "- none"
@@ -219,7 +220,7 @@ untimed memcpy that evicts the inputs, rectify and TensorFlow taking turns to go
 (without that, the second found the inputs the first had read still in the L3: measured
 0.83x -> 0.97x at 1M float32). `TF ÷ rectify` above 1 means rectify is faster.
 `memcpy ÷ rectify` compares with a numpy copy of the input (the memory floor). Each call
-runs about 4M elements (several independent tensors at the small sizes).
+runs at least 4M elements (several independent tensors at the small sizes).
 
 Two modes: `tf.function` (one graph per call of all the copies, as Keras' `fit` and
 `predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments took
@@ -250,7 +251,8 @@ malloc maps blocks that large on their own and unmaps them on free), so each cal
 the output's pages in: TensorFlow's own ops one 4 KiB page at a time, rectify's ops one
 2 MiB page at a time (they advise huge pages before the first store, `tf/src/pages.rs`).
 That is rectify's lead on those rows, but for the temporaries in `tf.function`: there the
-op writes into the temporary, which TensorFlow's own `x * 2` faulted in on both sides (ties).
+op writes into the temporary, which TensorFlow's own `x * 2` faulted in on both sides, so
+those rows compare the passes alone (and TensorFlow's float16 LeakyRelu stays slow).
 `memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is already
 mapped. The stores there are plain: on a page the OS has just zeroed, the lines are in the
 cache and a streaming store would first have to evict them.

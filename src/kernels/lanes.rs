@@ -5,9 +5,9 @@
 //! change (`vmaskmovps`, even when written as a blend of loaded vectors), a microcoded store
 //! on AMD Zen and slower there than the out-of-place loop; copying each block aside first, as
 //! [`super::in_place`] does, costs a second pass through L1 (in a profile of TensorFlow's
-//! in-place LeakyRelu the copy took longer than the arithmetic). Here each store's address
-//! passes an empty `asm!` the optimiser cannot see through ([`opaque`]), so it cannot know
-//! that the store goes where the load came from, and stores every vector whole.
+//! in-place LeakyRelu the copy took longer than the arithmetic). Here each step's base address
+//! for the stores passes an empty `asm!` the optimiser cannot see through ([`opaque`]), so it
+//! cannot know that a store goes where its load came from, and stores every vector whole.
 //!
 //! float32 and float64 in AVX2 vectors, float16 through F16C. The AVX-512 level runs the
 //! same vectors (compiled with its features): one load, compare, multiply, blend and store

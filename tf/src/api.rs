@@ -208,9 +208,10 @@ impl<'a> Tensor<'a> {
     }
 
     /// Lets the handle go (so that it no longer counts as a holder of the buffer) and keeps
-    /// the elements' address, which the kernel context keeps alive for the rest of the call.
-    pub fn release(self) -> Released<'a> {
-        Released { data: self.data, len: self.len, _call: std::marker::PhantomData }
+    /// the elements' address, which the kernel context keeps alive for the rest of the call:
+    /// `'c` is the borrow of that context.
+    pub fn release<'c>(self) -> Released<'c> {
+        Released { data: self.data, len: self.len, _context: std::marker::PhantomData }
     }
 
     /// The elements, read as `T`.
@@ -245,17 +246,17 @@ impl Drop for Tensor<'_> {
 }
 
 /// An input's elements after its handle was let go ([`Tensor::release`]): the kernel context
-/// holds the input until the compute call returns, so they are readable until then.
-pub struct Released<'a> {
+/// holds the input until the compute call returns, and `'c` borrows that context.
+pub struct Released<'c> {
     data: *mut c_void,
     len: usize,
-    _call: std::marker::PhantomData<&'a ()>,
+    _context: std::marker::PhantomData<&'c ()>,
 }
 
 impl Released<'_> {
     /// # Safety
     /// The input's element type is `T`, TensorFlow did not hand its buffer to an output of
-    /// this call, the call has not returned, and nobody writes it while the slice lives.
+    /// this call, and nobody writes it while the slice lives.
     pub unsafe fn as_slice<T>(&self) -> &[T] {
         // SAFETY: the caller's guarantee; the context keeps the buffer alive for the call.
         unsafe { elements(self.data, self.len) }
@@ -294,6 +295,6 @@ impl Dims {
 impl std::ops::Deref for Dims {
     type Target = [i64];
     fn deref(&self) -> &[i64] {
-        if self.spilled.is_empty() { &self.inline[..self.rank] } else { &self.spilled }
+        if self.rank <= self.inline.len() { &self.inline[..self.rank] } else { &self.spilled }
     }
 }

@@ -179,12 +179,12 @@ impl<'a> Context<'a> {
     /// Output 0, shaped like input 0 (`input`, let go here), in that input's buffer where
     /// TensorFlow can give it (nothing else holds the input; TensorFlow's own element-wise
     /// kernels do the same), else a new output, returned with the input's elements.
-    fn forward_or_output(
-        &self,
+    fn forward_or_output<'c>(
+        &'c self,
         input: Tensor<'a>,
         shape: &[i64],
         bytes: usize,
-    ) -> Result<(Tensor<'a>, Option<Released<'a>>), Failure> {
+    ) -> Result<(Tensor<'a>, Option<Released<'c>>), Failure> {
         let status = &self.status;
         let input = input.release(); // a live handle would count as a second holder
         let (candidate, mut forwarded): (c_int, c_int) = (0, -1);
