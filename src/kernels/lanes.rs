@@ -1,5 +1,7 @@
-//! x86 vectors behind one small trait, for the kernels that write a buffer in place (the
-//! TensorFlow ops that take an input's buffer over for their output).
+//! x86 vectors behind one small trait, for TensorFlow's element-wise kernels: out of place
+//! ([`map`]) and on a buffer the op took over from an input for its output ([`map_in_place`]),
+//! both storing each vector before loading the next, as Eigen's loops do (the compiler's
+//! own loop loads a step's four vectors first, which was slower on AMD Zen).
 //!
 //! Given `v = v > 0 ? v : v * a` on one buffer, the compiler stores only the lanes that
 //! change (`vmaskmovps`, even when written as a blend of loaded vectors), a microcoded store
@@ -36,7 +38,7 @@ pub trait Lanes: Copy {
     unsafe fn select_positive(self, a: Self, b: Self) -> Self;
 }
 
-/// Vectors per step: four, as the out-of-place kernels (whose loop the compiler unrolls so).
+/// Vectors per step: four, as the compiler unrolls the generic loops.
 const UNROLL: usize = 4;
 
 /// `buf[i] = f(buf[i], [others[0][i], …])` for every element: whole steps of vectors, then
@@ -52,52 +54,105 @@ pub unsafe fn map_in_place<V: Lanes, const N: usize>(
     f: impl Fn(V, [V; N]) -> V,
 ) {
     assert!(others.iter().all(|o| o.len() == buf.len()), "map_in_place: lengths differ");
+    let p = buf.as_mut_ptr();
+    // SAFETY: `buf` is read and written through one pointer; the inputs have its length;
+    // the caller's CPU has V's features.
+    unsafe { map_raw(p, others.map(<[_]>::as_ptr), p, buf.len(), &f) };
+}
+
+/// `out[i] = f(first[i], [others[0][i], …])`: [`map_in_place`] into another buffer, in the
+/// same steps.
+///
+/// # Safety
+/// As for [`map_in_place`].
+#[inline(always)]
+pub unsafe fn map<V: Lanes, const N: usize>(
+    first: &[V::Elem],
+    others: [&[V::Elem]; N],
+    out: &mut [V::Elem],
+    f: impl Fn(V, [V; N]) -> V,
+) {
+    assert!(first.len() == out.len() && others.iter().all(|o| o.len() == out.len()), "map: lengths differ");
+    // SAFETY: every slice holds `out.len()` elements, `out` apart from the inputs (a `&mut`);
+    // the caller's CPU has V's features.
+    unsafe { map_raw(first.as_ptr(), others.map(<[_]>::as_ptr), out.as_mut_ptr(), out.len(), &f) };
+}
+
+/// Whole steps, then the tail, shorter than a step, through zeroed buffers of one step (32
+/// elements hold the longest, 8 lanes times 4).
+///
+/// # Safety
+/// `first`, every input and `out` hold `len` elements; `out` is `first` or overlaps no
+/// input; the CPU has V's features.
+#[inline(always)]
+unsafe fn map_raw<V: Lanes, const N: usize>(
+    first: *const V::Elem,
+    others: [*const V::Elem; N],
+    out: *mut V::Elem,
+    len: usize,
+    f: &impl Fn(V, [V; N]) -> V,
+) {
     let step = V::N * UNROLL;
-    let whole = buf.len() / step * step;
-    // SAFETY: `whole` elements of each; the caller's CPU has V's features.
-    unsafe { steps(buf.as_mut_ptr(), others.map(<[_]>::as_ptr), whole, &f) };
-    let rest = buf.len() - whole;
+    let whole = len / step * step;
+    // SAFETY: `whole` elements of each, per the contract above.
+    unsafe { steps(first, others, out, whole, f) };
+    let rest = len - whole;
     if rest == 0 {
         return;
     }
-    // The tail, shorter than a step: copied into zeroed buffers of one step (32 elements
-    // hold the longest, 8 lanes times 4).
     const PADDED: usize = 32;
-    assert!(step <= PADDED, "map_in_place: a step of {step} elements does not fit");
-    let mut out = [V::Elem::default(); PADDED];
-    let mut inputs = [[V::Elem::default(); PADDED]; N];
-    out[..rest].copy_from_slice(&buf[whole..]);
-    for (t, o) in inputs.iter_mut().zip(&others) {
-        t[..rest].copy_from_slice(&o[whole..]);
+    assert!(step <= PADDED, "map: a step of {step} elements does not fit");
+    let mut padded_first = [V::Elem::default(); PADDED];
+    let mut padded_others = [[V::Elem::default(); PADDED]; N];
+    let mut padded_out = [V::Elem::default(); PADDED];
+    // SAFETY: `rest` elements from `whole` of each (the contract above), copied into and
+    // out of local buffers of PADDED >= step elements; one step over those.
+    unsafe {
+        padded_first.as_mut_ptr().copy_from_nonoverlapping(first.add(whole), rest);
+        for (t, o) in padded_others.iter_mut().zip(others) {
+            t.as_mut_ptr().copy_from_nonoverlapping(o.add(whole), rest);
+        }
+        let inputs = padded_others.each_ref().map(|t| t.as_ptr());
+        steps(padded_first.as_ptr(), inputs, padded_out.as_mut_ptr(), step, f);
+        out.add(whole).copy_from_nonoverlapping(padded_out.as_ptr(), rest);
     }
-    // SAFETY: one step over the padded copies, each of PADDED >= step elements.
-    unsafe { steps(out.as_mut_ptr(), inputs.each_ref().map(|t| t.as_ptr()), step, &f) };
-    buf[whole..].copy_from_slice(&out[..rest]);
 }
 
 /// The vector steps over the first `len` elements (a multiple of a step).
 ///
 /// # Safety
-/// `buf` and every input hold `len` elements; no input overlaps `buf`; the CPU has V's
-/// features.
+/// As for [`map_raw`], with `len` a multiple of a step.
 #[inline(always)]
 unsafe fn steps<V: Lanes, const N: usize>(
-    buf: *mut V::Elem,
+    first: *const V::Elem,
     others: [*const V::Elem; N],
+    out: *mut V::Elem,
     len: usize,
     f: &impl Fn(V, [V; N]) -> V,
 ) {
     for i in (0..len).step_by(V::N * UNROLL) {
         // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.
-        let (from, to) = unsafe { (buf.add(i), opaque(buf.add(i))) };
+        let to = unsafe { opaque(out.add(i)) };
         for u in 0..UNROLL {
-            let at = u * V::N;
+            let at = i + u * V::N;
             // SAFETY: as above. Each vector is stored before the next is loaded, as Eigen's
             // loop does: loading a step's four first and storing them after was markedly
-            // slower on AMD Zen, in place on a buffer in L2 (where TensorFlow forwards one).
-            unsafe { f(V::load(from.add(at)), others.map(|o| V::load(o.add(i + at)))).store(to.add(at)) };
+            // slower on AMD Zen, in place on a buffer in L2 (where TensorFlow forwards one)
+            // and out of place.
+            unsafe {
+                f(V::load(first.add(at)), others.map(|o| V::load(o.add(at)))).store(to.add(u * V::N));
+                order_stores_before_loads();
+            }
         }
     }
+}
+
+/// An empty `asm!` that may read and write any memory: the optimiser keeps the loads after
+/// it after the stores before it (and cannot hoist the next vector's loads above a store).
+#[inline(always)]
+fn order_stores_before_loads() {
+    // SAFETY: an empty template: no instruction, no memory access, no flags touched.
+    unsafe { asm!("", options(nostack, preserves_flags)) };
 }
 
 /// `p`, its address through an empty `asm!`: the optimiser no longer knows which it is.

@@ -82,10 +82,23 @@ impl<T: Scalar> Kernels<T> {
         }
     }
 
-    /// With the explicit vector builds on one buffer (`super::lanes`) where `level` has them.
+    /// With the explicit vector builds of TensorFlow's rules (`super::lanes`), out of place
+    /// and on one buffer, where `level` has them.
     #[cfg(target_arch = "x86_64")]
     fn with_lanes<V: lanes::Lanes<Elem = T>>(self, level: Level) -> Self {
         Self {
+            tf_forward: pick!(
+                level,
+                self.tf_forward,
+                x86::tf_forward_vectors_avx2::<V> as TfForward<T>,
+                x86::tf_forward_vectors_avx512::<V> as TfForward<T>
+            ),
+            tf_gradient: pick!(
+                level,
+                self.tf_gradient,
+                x86::tf_gradient_vectors_avx2::<V> as TfGradient<T>,
+                x86::tf_gradient_vectors_avx512::<V> as TfGradient<T>
+            ),
             tf_forward_in_place: pick!(
                 level,
                 None,
@@ -133,18 +146,14 @@ impl Kernels<f32> {
 }
 
 impl Kernels<half::f16> {
-    /// With the F16C builds of both rules where the level has them.
+    /// With the F16C builds of both rules where the level has them (TensorFlow's through
+    /// `super::lanes`).
     pub fn for_f16(level: Level) -> Self {
         let generic = Self::for_level(level);
         let forward: Forward<half::f16> = pick!(level, generic.forward, x86::f16_avx2, x86::f16_avx512);
         #[cfg(target_arch = "x86_64")]
         let generic = generic.with_lanes::<lanes::F16x8>(level);
-        Self {
-            forward,
-            tf_forward: pick!(level, generic.tf_forward, x86::tf_f16_avx2, x86::tf_f16_avx2),
-            tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
-            ..generic
-        }
+        Self { forward, ..generic }
     }
 }
 

@@ -6,8 +6,7 @@ use half::f16;
 
 use crate::kernels::cpu::per_level;
 use crate::kernels::element::Scalar;
-use crate::kernels::f16c;
-use crate::kernels::lanes::{Lanes, map_in_place};
+use crate::kernels::lanes::{Lanes, map, map_in_place};
 
 per_level!(forward_avx2, forward_avx512, (x: &[T], y: &mut [T], alpha: f32) => T::leaky_slice(x, y, alpha));
 per_level!(tf_forward_avx2, tf_forward_avx512, (x: &[T], y: &mut [T], alpha: T) => T::tf_leaky_slice(x, y, alpha));
@@ -17,11 +16,31 @@ per_level!(
     (g: &[T], x: &[T], dx: &mut [T], alpha: T) => T::tf_leaky_grad_slice(g, x, dx, alpha)
 );
 per_level!(
+    tf_forward_vectors_avx2,
+    tf_forward_vectors_avx512,
+    <V: Lanes> (x: &[V::Elem], y: &mut [V::Elem], alpha: V::Elem) =>
+        // SAFETY: the table names each build with the vector of its level, whose features
+        // this function is compiled with.
+        unsafe {
+            let a = V::splat(alpha);
+            map::<V, 0>(x, [], y, |x, []| x.select_positive(x, x.mul(a)))
+        }
+);
+per_level!(
+    tf_gradient_vectors_avx2,
+    tf_gradient_vectors_avx512,
+    <V: Lanes> (g: &[V::Elem], x: &[V::Elem], dx: &mut [V::Elem], alpha: V::Elem) =>
+        // SAFETY: as for `tf_forward_vectors_avx2`.
+        unsafe {
+            let a = V::splat(alpha);
+            map::<V, 1>(g, [x], dx, |g, [x]| x.select_positive(g, g.mul(a)))
+        }
+);
+per_level!(
     tf_forward_in_place_avx2,
     tf_forward_in_place_avx512,
     <V: Lanes> (buf: &mut [V::Elem], alpha: V::Elem) =>
-        // SAFETY: the table names each build with the vector of its level, whose features
-        // this function is compiled with.
+        // SAFETY: as for `tf_forward_vectors_avx2`.
         unsafe {
             let a = V::splat(alpha);
             map_in_place::<V, 0>(buf, [], |x, []| x.select_positive(x, x.mul(a)))
@@ -74,22 +93,4 @@ pub fn f16_avx512(x: &[f16], y: &mut [f16], alpha: f32) {
         }
     }
     f16_avx2(&x[n..], &mut y[n..], alpha) // the tail, shorter than 16
-}
-
-/// TensorFlow's LeakyRelu for float16: `x > 0 ? x : x · alpha` in f32, rounded once.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub fn tf_f16_avx2(x: &[f16], y: &mut [f16], alpha: f16) {
-    let a = _mm256_set1_ps(alpha.to_f32());
-    // SAFETY: this function is compiled with AVX2 and F16C, which its level detected.
-    let n = unsafe { f16c::map([x], y, |[v]| f16c::select_positive(v, v, _mm256_mul_ps(v, a))) };
-    f16::tf_leaky_slice(&x[n..], &mut y[n..], alpha);
-}
-
-/// TensorFlow's LeakyReluGrad for float16: `x > 0 ? g : g · alpha`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub fn tf_gradient_f16_avx2(g: &[f16], x: &[f16], dx: &mut [f16], alpha: f16) {
-    let a = _mm256_set1_ps(alpha.to_f32());
-    // SAFETY: as in `tf_f16_avx2`.
-    let n = unsafe { f16c::map([g, x], dx, |[g, x]| f16c::select_positive(x, g, _mm256_mul_ps(g, a))) };
-    f16::tf_leaky_grad_slice(&g[n..], &x[n..], &mut dx[n..], alpha);
 }

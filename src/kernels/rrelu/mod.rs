@@ -224,10 +224,17 @@ impl<T: Scalar> Kernels<T> {
         }
     }
 
-    /// With the explicit vector builds on one buffer (`super::lanes`) where `level` has them.
+    /// With the explicit vector builds of TensorFlow's gradient (`super::lanes`), out of
+    /// place and on one buffer, where `level` has them.
     #[cfg(target_arch = "x86_64")]
     fn with_lanes<V: lanes::Lanes<Elem = T>>(self, level: Level) -> Self {
         Self {
+            tf_gradient: pick!(
+                level,
+                self.tf_gradient,
+                x86::tf_gradient_vectors_avx2::<V> as TfGradient<T>,
+                x86::tf_gradient_vectors_avx512::<V> as TfGradient<T>
+            ),
             tf_gradient_in_place: pick!(
                 level,
                 None,
@@ -250,15 +257,13 @@ impl Kernels<f64> {
 }
 
 impl Kernels<half::f16> {
-    /// With the F16C build of TensorFlow's gradient where the level has it.
+    /// With the F16C builds of TensorFlow's gradient (`super::lanes`) where the level has them.
     pub fn for_f16(level: Level) -> Self {
         let generic = Self::for_level(level);
         #[cfg(target_arch = "x86_64")]
-        let generic = generic.with_lanes::<lanes::F16x8>(level);
-        Self {
-            tf_gradient: pick!(level, generic.tf_gradient, x86::tf_gradient_f16_avx2, x86::tf_gradient_f16_avx2),
-            ..generic
-        }
+        return generic.with_lanes::<lanes::F16x8>(level);
+        #[cfg(not(target_arch = "x86_64"))]
+        generic
     }
 }
 

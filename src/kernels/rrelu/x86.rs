@@ -6,8 +6,7 @@ use std::arch::x86_64::*;
 
 use super::{DRAW_BITS, SlopeRange, Training, train};
 use crate::kernels::cpu::per_level;
-use crate::kernels::f16c;
-use crate::kernels::lanes::{Lanes, map_in_place};
+use crate::kernels::lanes::{Lanes, map, map_in_place};
 use crate::kernels::rng::{GROUP, LANES, x86::Registers};
 
 per_level!(
@@ -22,11 +21,18 @@ per_level!(
 );
 per_level!(tf_gradient_avx2, tf_gradient_avx512, (g: &[T], slopes: &[T], dx: &mut [T]) => T::tf_mul_slice(g, slopes, dx));
 per_level!(
+    tf_gradient_vectors_avx2,
+    tf_gradient_vectors_avx512,
+    <V: Lanes> (g: &[V::Elem], slopes: &[V::Elem], dx: &mut [V::Elem]) =>
+        // SAFETY: the table names each build with the vector of its level, whose features
+        // this function is compiled with.
+        unsafe { map::<V, 1>(g, [slopes], dx, |g, [s]| g.mul(s)) }
+);
+per_level!(
     tf_gradient_in_place_avx2,
     tf_gradient_in_place_avx512,
     <V: Lanes> (g: &mut [V::Elem], slopes: &[V::Elem]) =>
-        // SAFETY: the table names each build with the vector of its level, whose features
-        // this function is compiled with.
+        // SAFETY: as for `tf_gradient_vectors_avx2`.
         unsafe { map_in_place::<V, 1>(g, [slopes], |g, [s]| g.mul(s)) }
 );
 
@@ -99,12 +105,4 @@ impl SlopeMap {
             }
         }
     }
-}
-
-/// TensorFlow's RReluGrad for float16: `g · slopes` in f32, rounded once.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub fn tf_gradient_f16_avx2(g: &[half::f16], slopes: &[half::f16], dx: &mut [half::f16]) {
-    // SAFETY: this function is compiled with AVX2 and F16C, which its level detected.
-    let n = unsafe { f16c::map([g, slopes], dx, |[g, s]| _mm256_mul_ps(g, s)) };
-    <half::f16 as crate::kernels::element::Scalar>::tf_mul_slice(&g[n..], &slopes[n..], &mut dx[n..]);
 }
