@@ -4,6 +4,7 @@
 pub mod boundary;
 #[cfg(feature = "plugin")]
 mod capi;
+pub mod dims;
 pub mod error;
 pub mod kernels;
 pub mod ops;

@@ -9,6 +9,7 @@ use ort_sys::{
     OrtTensorTypeAndShapeInfo, OrtValue,
 };
 
+use crate::dims::Dims;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::AttributeSource;
 
@@ -171,45 +172,6 @@ impl Drop for TypeShape {
         if self.owned {
             // SAFETY: we own `raw` and release it once.
             unsafe { (self.api.raw.ReleaseTensorTypeAndShapeInfo)(self.raw) };
-        }
-    }
-}
-
-/// A shape, stored inline up to rank 8 so that reading one allocates nothing.
-pub enum Dims {
-    Inline([i64; 8], usize),
-    Heap(Vec<i64>),
-}
-
-impl Dims {
-    fn zeros(rank: usize) -> Self {
-        if rank <= 8 { Dims::Inline([0; 8], rank) } else { Dims::Heap(vec![0; rank]) }
-    }
-
-    fn from_slice(dims: &[i64]) -> Self {
-        let mut out = Self::zeros(dims.len());
-        match &mut out {
-            Dims::Inline(inline, rank) => inline[..*rank].copy_from_slice(dims),
-            Dims::Heap(heap) => heap.copy_from_slice(dims),
-        }
-        out
-    }
-
-    fn as_mut_ptr(&mut self) -> *mut i64 {
-        match self {
-            Dims::Inline(dims, _) => dims.as_mut_ptr(),
-            Dims::Heap(dims) => dims.as_mut_ptr(),
-        }
-    }
-}
-
-impl std::ops::Deref for Dims {
-    type Target = [i64];
-
-    fn deref(&self) -> &[i64] {
-        match self {
-            Dims::Inline(dims, rank) => &dims[..*rank],
-            Dims::Heap(dims) => dims,
         }
     }
 }

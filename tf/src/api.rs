@@ -8,6 +8,8 @@
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
+use rectify::dims::Dims;
+
 macro_rules! opaque {
     ($($name:ident),*) => {$(
         #[repr(C)]
@@ -194,8 +196,11 @@ impl<'a> Tensor<'a> {
     pub fn shape(&self) -> Dims {
         // SAFETY: a live tensor; every index is below TF_NumDims.
         unsafe {
-            let rank = usize::try_from((self.api.TF_NumDims)(self.raw)).unwrap_or(0);
-            Dims::from_fn(rank, |i| (self.api.TF_Dim)(self.raw, i as c_int))
+            let mut dims = Dims::zeros(usize::try_from((self.api.TF_NumDims)(self.raw)).unwrap_or(0));
+            for (i, d) in dims.iter_mut().enumerate() {
+                *d = (self.api.TF_Dim)(self.raw, i as c_int);
+            }
+            dims
         }
     }
 
@@ -271,30 +276,4 @@ unsafe fn elements<'b, T>(data: *mut c_void, len: usize) -> &'b [T] {
     }
     // SAFETY: the caller's guarantee.
     unsafe { std::slice::from_raw_parts(data.cast::<T>(), len) }
-}
-
-/// A tensor's dimensions, held inline up to rank 8 (no allocation per compute call).
-pub struct Dims {
-    inline: [i64; 8],
-    rank: usize,
-    spilled: Vec<i64>,
-}
-
-impl Dims {
-    fn from_fn(rank: usize, mut dim: impl FnMut(usize) -> i64) -> Self {
-        let mut dims = Self { inline: [0; 8], rank, spilled: Vec::new() };
-        if rank <= dims.inline.len() {
-            dims.inline[..rank].iter_mut().enumerate().for_each(|(i, d)| *d = dim(i));
-        } else {
-            dims.spilled = (0..rank).map(dim).collect();
-        }
-        dims
-    }
-}
-
-impl std::ops::Deref for Dims {
-    type Target = [i64];
-    fn deref(&self) -> &[i64] {
-        if self.rank <= self.inline.len() { &self.inline[..self.rank] } else { &self.spilled }
-    }
 }
