@@ -7,9 +7,11 @@
 //! change (`vmaskmovps`, even when written as a blend of loaded vectors), a microcoded store
 //! on AMD Zen and slower there than the out-of-place loop; copying each block aside first, as
 //! [`super::in_place`] does, costs a second pass through L1 (in a profile of TensorFlow's
-//! in-place LeakyRelu the copy took longer than the arithmetic). Here each step's base address
-//! for the stores passes an empty `asm!` the optimiser cannot see through ([`opaque`]), so it
-//! cannot know that a store goes where its load came from, and stores every vector whole.
+//! in-place LeakyRelu the copy took longer than the arithmetic). Here the base address for the
+//! stores passes an empty `asm!` the optimiser cannot see through ([`opaque`]), once before the
+//! loop, so it cannot know that a store goes where its load came from, and stores every
+//! vector whole; the loop keeps one index for loads and stores, as Eigen's does (an opaque
+//! base per step cost three more instructions a step).
 //!
 //! float32 and float64 in AVX2 vectors, float16 through F16C. The AVX-512 level runs the
 //! same vectors (compiled with its features): one load, compare, multiply, blend and store
@@ -130,9 +132,11 @@ unsafe fn steps<V: Lanes, const N: usize>(
     len: usize,
     f: &impl Fn(V, [V; N]) -> V,
 ) {
+    // Once, not per step: the optimiser cannot tell `out` from `first` either way.
+    let out = opaque(out);
     for i in (0..len).step_by(V::N * UNROLL) {
         // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.
-        let to = unsafe { opaque(out.add(i)) };
+        let to = unsafe { out.add(i) };
         for u in 0..UNROLL {
             let at = i + u * V::N;
             // SAFETY: as above. Each vector is stored before the next is loaded, as Eigen's
