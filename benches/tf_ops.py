@@ -28,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.get_logger().setLevel("ERROR")  # several graphs per case are traced on purpose (GRAPHS)
 
 import rectify.tf as rtf  # noqa: E402
 
@@ -57,6 +58,8 @@ def tf_rrelu_inference(x):
     return [tf.nn.leaky_relu(x, alpha=a), tf.where(x > 0, tf.ones_like(x), tf.constant(a, x.dtype))]
 
 
+CONTROL = "control: TensorFlow's g * x against itself"
+
 #: (case, rectify, TensorFlow): functions of one input `x`, upstream gradient `g`, slope `s`.
 CASES = [
     ("leaky_relu", lambda x, g, s: rtf.leaky_relu(x, ALPHA), lambda x, g, s: tf.nn.leaky_relu(x, ALPHA)),
@@ -83,6 +86,10 @@ CASES = [
         lambda x, g, s: forward_and_gradient(lambda t: tf.nn.leaky_relu(t, ALPHA))(x * 2, g * 2),
     ),
     ("rrelu_grad of a temporary", lambda x, g, s: rtf.rrelu_grad(g * 2, x), lambda x, g, s: (g * 2) * x),
+    # TensorFlow against itself: both sides the same one-pass op (Mul runs at memory speed in
+    # both types, TensorFlow's float16 LeakyRelu does not), so any ratio but 1.00 is the
+    # run's own error at this size (the "rectify" column times a second copy of it).
+    (CONTROL, lambda x, g, s: g * x, lambda x, g, s: g * x),
 ]
 
 
@@ -94,6 +101,12 @@ def batched(f, mode, xs, gs, s):
     than the 64K ops themselves (Python flattening the argument list on every call)."""
     run = lambda: [f(x, g, s) for x, g in zip(xs, gs)]  # noqa: E731
     return run if mode == "eager" else tf.function(run, autograph=False)
+
+
+#: Graphs per side in `tf.function` mode, one per round in turn. Identical graphs traced
+#: apart ran at steadily different speeds here (the same one faster in every round), so one
+#: graph per side would weigh that luck in every round; the control rows show what is left.
+GRAPHS = 3
 
 
 def timed(f, reps):
@@ -121,12 +134,15 @@ def measure(size, dtype, rounds, mode, cases):
     # Blocks of 20 calls; 5 at 16M, where one call takes milliseconds already.
     reps = 20 if size <= 1 << 20 else 5
     rows = []
+    graphs = GRAPHS if mode == "graph" else 1
     for name, mine, theirs in cases:
-        mine, theirs = batched(mine, mode, xs, gs, slope), batched(theirs, mode, xs, gs, slope)
-        mine(), theirs()  # trace and warm up
+        mine = [batched(mine, mode, xs, gs, slope) for _ in range(graphs)]
+        theirs = [batched(theirs, mode, xs, gs, slope) for _ in range(graphs)]
+        for f in mine + theirs:
+            f()  # trace and warm up
         times = {"rectify": [], "tensorflow": [], "memcpy": []}
-        runs = {"rectify": mine, "tensorflow": theirs, "memcpy": memcpy}
         for r in range(rounds):
+            runs = {"rectify": mine[r % graphs], "tensorflow": theirs[r % graphs], "memcpy": memcpy}
             # Each starts from the same cache: an untimed memcpy first (it streams twice the
             # inputs' bytes through). Without it, whoever ran second found the inputs the
             # first had just read still in the L3 (measured at 1M float32: 0.83x -> 0.97x).
@@ -138,7 +154,8 @@ def measure(size, dtype, rounds, mode, cases):
         # Ratios per round, then their median: both sides of a round saw the same machine
         # (a noisy neighbour slows a round, not one side of the comparison).
         for who in ("tensorflow", "memcpy"):
-            med[f"{who} ratio"] = statistics.median(t / r for t, r in zip(times[who], times["rectify"]))
+            med[f"{who} ratios"] = [t / r for t, r in zip(times[who], times["rectify"])]
+            med[f"{who} ratio"] = statistics.median(med[f"{who} ratios"])
         rows.append((name, dtype.name, size, med))
     return rows
 
@@ -179,26 +196,32 @@ def run_mode(mode, args, cases):
     """Prints one mode's table as it goes; returns (title, table lines, losses)."""
     title = f"TensorFlow {tf.__version__}, {MODES[mode]}, 1 intra-op thread, {args.rounds} interleaved rounds, medians"
     print(title)
-    header = "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | memcpy ÷ rectify |"
-    lines = [header, "|---|---|---|---|---|---|---|"]
+    header = "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | middle half of rounds | memcpy ÷ rectify |"
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     print(header)
-    losses = []
+    losses, controls = [], []
     for dtype in args.dtypes.split(","):
         for size in map(int, args.sizes.split(",")):
             for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, mode, cases):
                 ratio = med["tensorflow ratio"]
+                low, _, high = statistics.quantiles(med["tensorflow ratios"], n=4)
                 line = (
                     f"| {name} | {dt} | {n} | {fmt(med['rectify'])} | {fmt(med['tensorflow'])} "
-                    f"| {ratio:.2f}× | {med['memcpy ratio']:.2f}× |"
+                    f"| {ratio:.2f}× | {low:.2f}–{high:.2f} | {med['memcpy ratio']:.2f}× |"
                 )
                 lines.append(line)
                 print(line)
                 sys.stdout.flush()
-                if ratio < 1.0:
-                    losses.append((ratio, f"{name}, {dt}, {n} elements: {ratio:.2f}×"))
+                if name == CONTROL:
+                    controls.append(ratio)
+                elif ratio < 1.0:
+                    tie = "; a tie: 1.00× lies in the middle half of the rounds" if high >= 1.0 else ""
+                    losses.append((ratio, f"{name}, {dt}, {n} elements: {ratio:.2f}× ({low:.2f}–{high:.2f}{tie})"))
     worst = min([r for r, _ in losses], default=None)
     print(f"rows where TensorFlow is faster: {len(losses)}" + (f" (worst {worst:.2f}×)" if losses else ""))
-    return title, lines, sorted(losses)
+    if controls:
+        print(f"TensorFlow against itself: {min(controls):.2f}× to {max(controls):.2f}×")
+    return title, lines, sorted(losses), controls
 
 
 MODES = {"graph": "tf.function", "eager": "eager"}
@@ -208,9 +231,12 @@ def write_page(args, sections):
     options = " ".join(f"--{k} {getattr(args, k)}" for k in ("rounds", "sizes", "dtypes"))
     command = "make bench-tf" if args.defaults else f"python benches/tf_ops.py {options}"
     tables = []
-    for title, lines, losses in sections:
+    for title, lines, losses, controls in sections:
         lost = "\n".join(f"- {text}" for _, text in losses) or "- none"
-        tables.append(f"## {title}\n\n" + "\n".join(lines) + f"\n\nWhere TensorFlow is faster:\n\n{lost}\n")
+        control = f"TensorFlow against itself (the control rows): {min(controls):.2f}× to {max(controls):.2f}×."
+        tables.append(
+            f"## {title}\n\n" + "\n".join(lines) + f"\n\n{control}\n\nWhere TensorFlow is faster:\n\n{lost}\n"
+        )
     page = f"""# Benchmarks: rectify.tf against TensorFlow's own ops
 
 Produced by `{command}` (`benches/tf_ops.py --write`) on {cpu_name()}, {os.cpu_count()} cores.
@@ -218,14 +244,20 @@ Each case runs rectify's op and TensorFlow's own way of computing the same outpu
 same inputs, interleaved in rounds: blocks of 20 calls (5 at 16M), each block after an
 untimed memcpy that evicts the inputs, rectify and TensorFlow taking turns to go first
 (without that, the second found the inputs the first had read still in the L3: measured
-0.83x -> 0.97x at 1M float32). `TF ÷ rectify` above 1 means rectify is faster.
+0.83x -> 0.97x at 1M float32). `TF ÷ rectify` above 1 means rectify is faster; it is the
+median of the rounds' ratios, and `middle half of rounds` gives their quartiles.
 `memcpy ÷ rectify` compares with a numpy copy of the input (the memory floor). Each call
-runs at least 4M elements (several independent tensors at the small sizes).
+runs at least 4M elements (several independent tensors at the small sizes). The `control`
+row of each size times TensorFlow's `g * x` (one pass at memory speed, as the RRelu
+gradient's row) against a second copy of itself (in the `rectify` column): how far it lands
+from 1.00× is the run's own error at that size.
 
 Two modes: `tf.function` (one graph per call of all the copies, as Keras' `fit` and
 `predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments took
 Python longer than the 64K ops themselves) and eager (each op dispatched from Python, about
-30 µs per op here, the same for both, which weighs on the 64K rows).
+30 µs per op here, the same for both, which weighs on the 64K rows). In `tf.function` each
+side has three graphs, one per round in turn: identical graphs traced apart ran at steadily
+different speeds here (the same one faster in every round).
 
 TensorFlow's own: `tf.nn.leaky_relu` and its registered gradient; PRelu as Keras writes it,
 `relu(x) - alpha * relu(-x)` (the 32 slopes along the last axis), with autodiff for the
@@ -236,14 +268,13 @@ op also returns; RRelu's gradient as `g * slopes`.
 ## Reading the rows
 
 Ratios are medians of per-round ratios (both sides of a round saw the same machine).
-Rows near 1.0× (in `tf.function`, most of them just below) are the plain one-pass
-element-wise ops below 32 MiB (LeakyRelu in float32, its gradient, RRelu's gradient): both
-sides read each input once and write the output once, both loops vectorised, and the
-output stays in the cache for the next op. They are ties: on this 2-core VM one such row
-moves by about ±10% from run to run (compare two runs of this command). Outside the
-arithmetic, a plugin's op does more per call than TensorFlow's own (TensorFlow's C API
-allocates a handle for every input and output it hands over), which weighs most on the 64K
-rows. TensorFlow's float16 LeakyRelu and its gradient take many times longer than its
+Rows near 1.0× are the plain one-pass element-wise ops below 32 MiB (LeakyRelu in float32,
+its gradient, RRelu's gradient): both sides read each input once and write the output
+once, both loops vectorised, and the output stays in the cache for the next op. They are
+ties: the control rows (the same op on both sides) land as far from 1.00× as they do, and
+one such row moves by about ±10% from run to run on this 2-core VM. Outside the arithmetic,
+a plugin's op does more per call than TensorFlow's own (TensorFlow's C API allocates a
+handle for every input and output it hands over), which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take many times longer than its
 float32 ones (compare the LeakyRelu rows of both types); rectify's run at memory speed.
 
 From 32 MiB up (the 16M rows) TensorFlow's allocator maps every output afresh (glibc's
