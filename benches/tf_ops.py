@@ -179,6 +179,8 @@ def main():
     parser.add_argument("--cases", help="only the cases whose names contain one of these words (comma-separated)")
     parser.add_argument("--write", action="store_true", help="write docs/BENCHMARKS-tensorflow.md (both modes, every case)")
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error(f"--rounds takes at least 2 (a row gives the middle half of its rounds), got {args.rounds}")
     if args.write and (args.cases or args.mode != "both"):
         parser.error("--write takes both modes and every case (leave out --mode and --cases)")
     wanted = args.cases.split(",") if args.cases else [""]
@@ -193,7 +195,7 @@ def main():
 
 
 def run_mode(mode, args, cases):
-    """Prints one mode's table as it goes; returns (title, table lines, losses)."""
+    """Prints one mode's table as it goes; returns (title, table lines, losses, control ratios)."""
     title = f"TensorFlow {tf.__version__}, {MODES[mode]}, 1 intra-op thread, {args.rounds} interleaved rounds, medians"
     print(title)
     header = "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | middle half of rounds | memcpy ÷ rectify |"
