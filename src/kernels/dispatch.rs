@@ -352,20 +352,25 @@ mod tests {
         }
     }
 
-    /// Outputs past the streaming threshold take the block-and-stream path: same bits.
+    /// Buffers longer than lanes' prefetch limit run a loop without the prefetches: the
+    /// same bits as short pieces of them, out of place and on one buffer.
     #[test]
-    fn large_tensorflow_outputs_stream_with_the_same_bits() {
-        let n = STREAMING_BYTES / 2 + 77;
+    fn long_tensorflow_buffers_give_the_bits_of_short_pieces() {
+        let n = crate::kernels::lanes::PREFETCH_UP_TO / 2 + 77;
         let x: Vec<f16> = (0..n).map(|i| f16::from_bits((i * 7919 % 65_536) as u16)).collect();
         let g: Vec<f16> = x.iter().rev().copied().collect();
         let k = f16::kernels();
         let (a, mut y) = (f16::from_f32(0.3), vec![f16::ZERO; n]);
         k.tf_leaky_relu_grad(&g, &x, &mut y, a);
+        let mut in_place = g.clone();
+        k.tf_rrelu_grad_in_place(&mut in_place, &x);
         let mut small = vec![f16::ZERO; 5000];
-        for (at, chunk) in (0..n).step_by(5000).zip(y.chunks(5000)) {
+        for (at, (chunk, chunk_in_place)) in (0..n).step_by(5000).zip(y.chunks(5000).zip(in_place.chunks(5000))) {
             let m = chunk.len();
             k.tf_leaky_relu_grad(&g[at..at + m], &x[at..at + m], &mut small[..m], a);
-            assert!(same(chunk, &small[..m]), "block at {at}");
+            assert!(same(chunk, &small[..m]), "gradient block at {at}");
+            k.tf_rrelu_grad(&g[at..at + m], &x[at..at + m], &mut small[..m]);
+            assert!(same(chunk_in_place, &small[..m]), "in-place block at {at}");
         }
     }
 }
