@@ -352,11 +352,11 @@ mod tests {
         }
     }
 
-    /// Buffers longer than lanes' prefetch limit run a loop without the prefetches: the
-    /// same bits as short pieces of them, out of place and on one buffer.
+    /// Buffers past lanes' far-prefetch limit, fetched nearer ahead: the same bits as short
+    /// pieces of them, out of place and on one buffer.
     #[test]
     fn long_tensorflow_buffers_give_the_bits_of_short_pieces() {
-        let n = crate::kernels::lanes::PREFETCH_UP_TO / 2 + 77;
+        let n = crate::kernels::lanes::FAR_PREFETCH_UP_TO / 2 + 77;
         let x: Vec<f16> = (0..n).map(|i| f16::from_bits((i * 7919 % 65_536) as u16)).collect();
         let g: Vec<f16> = x.iter().rev().copied().collect();
         let k = f16::kernels();

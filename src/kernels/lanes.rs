@@ -132,20 +132,20 @@ unsafe fn steps<V: Lanes, const N: usize>(
     len: usize,
     f: &impl Fn(V, [V; N]) -> V,
 ) {
-    let ahead = len * size_of::<V::Elem>() <= PREFETCH_UP_TO;
-    let ahead_first = ahead && first != out.cast_const();
+    let ahead = prefetch_distance(len * size_of::<V::Elem>());
+    let in_place = first == out.cast_const();
+    let (first_ahead, out_ahead) = (first.wrapping_byte_add(ahead), out.cast_const().wrapping_byte_add(ahead));
+    let others_ahead = others.map(|o| o.wrapping_byte_add(ahead));
     // Once, not per step: the optimiser cannot tell `out` from `first` either way.
     let out = opaque(out);
     for i in (0..len).step_by(V::N * UNROLL) {
-        if ahead_first {
-            prefetch_ahead(first, i, V::N * UNROLL);
+        if !in_place {
+            prefetch(first_ahead, i, V::N * UNROLL);
         }
-        if ahead {
-            for o in others {
-                prefetch_ahead(o, i, V::N * UNROLL);
-            }
-            prefetch_ahead(out.cast_const(), i, V::N * UNROLL);
+        for o in others_ahead {
+            prefetch(o, i, V::N * UNROLL);
         }
+        prefetch(out_ahead, i, V::N * UNROLL);
         // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.
         let to = unsafe { out.add(i) };
         for u in 0..UNROLL {
@@ -162,24 +162,28 @@ unsafe fn steps<V: Lanes, const N: usize>(
     }
 }
 
-/// How far ahead of a step its streams are fetched into the caches, in bytes (32 lines).
-const PREFETCH_AHEAD: usize = 2048;
+/// Buffers up to this many bytes (an L3's worth, 32 MiB on the machines measured) are
+/// fetched [`prefetch_distance`]'s farther distance ahead.
+pub(super) const FAR_PREFETCH_UP_TO: usize = 32 << 20;
 
-/// The longest buffers, in bytes, whose steps fetch ahead: an L3's worth (32 MiB on the
-/// machines measured). Longer float32 streams run at memory bandwidth, which the hardware
-/// prefetchers already fill, and asking ahead too made TensorFlow's in-place RreluGrad on
-/// 64 MiB buffers 7% slower.
-pub(super) const PREFETCH_UP_TO: usize = 32 << 20;
+/// How far ahead of a step its streams are fetched, in bytes: 32 lines, 16 beyond
+/// [`FAR_PREFETCH_UP_TO`]. Measured on TensorFlow's ops (bench-tf, alternating builds): on
+/// 64 MiB float32 buffers, 2 KiB ahead made the in-place RreluGrad 7% slower than no
+/// prefetch and 1 KiB ahead did not; below 32 MiB, 2 KiB was the faster of the two.
+fn prefetch_distance(bytes: usize) -> usize {
+    if bytes <= FAR_PREFETCH_UP_TO { 2048 } else { 1024 }
+}
 
-/// Asks for the cache lines of `count` elements at `p + i`, [`PREFETCH_AHEAD`] bytes on, to
-/// be fetched into L1. Zen's hardware prefetchers run behind a stream from memory, and a
-/// store's line is fetched only at the store: asking ahead for the inputs and the output
-/// made a loop over 16 MiB of buffers evicted from the caches 2-8% faster, out of place and
-/// in place (the output's line, read before it is written, comes in exclusive, so its
-/// store needs no second trip). A hint only: it never faults, past a buffer's end either.
+/// Asks for the cache lines of `count` elements at `p + i` to be fetched into L1, where
+/// `p` is a stream's base [`prefetch_distance`] bytes on. Zen's hardware prefetchers run
+/// behind a stream from memory, and a store's line is fetched only at the store: asking
+/// ahead for the inputs and the output made TensorFlow's one-pass ops on buffers evicted
+/// from the caches 2-25% faster, out of place and in place (the output's line, read before
+/// it is written, comes in exclusive, so its store needs no second trip). A hint only: it
+/// never faults, past a buffer's end either.
 #[inline(always)]
-fn prefetch_ahead<T>(p: *const T, i: usize, count: usize) {
-    let start = p.wrapping_add(i).cast::<u8>().wrapping_add(PREFETCH_AHEAD);
+fn prefetch<T>(p: *const T, i: usize, count: usize) {
+    let start = p.wrapping_add(i).cast::<u8>();
     for line in (0..count * size_of::<T>()).step_by(64) {
         // SAFETY: a prefetch reads nothing the program sees and cannot fault, whatever the address.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(line).cast()) };
