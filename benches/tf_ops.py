@@ -270,25 +270,28 @@ op also returns; RRelu's gradient as `g * slopes`.
 ## Reading the rows
 
 Ratios are medians of per-round ratios (both sides of a round saw the same machine).
-Rows near 1.0× are the plain one-pass element-wise ops below 32 MiB (LeakyRelu in float32,
-its gradient, RRelu's gradient): both sides read each input once and write the output
-once, both loops vectorised, and the output stays in the cache for the next op. They are
-ties: the control rows (the same op on both sides) land as far from 1.00× as they do, and
-one such row moves by about ±10% from run to run on this 2-core VM. Outside the arithmetic,
-a plugin's op does more per call than TensorFlow's own (TensorFlow's C API allocates a
-handle for every input and output it hands over), which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take many times longer than its
-float32 ones (compare the LeakyRelu rows of both types); rectify's run at memory speed.
+The rows nearest 1.0× are RRelu's gradient, which is TensorFlow's own `g * slopes` pass for
+pass, and the one-pass ops on a temporary in `tf.function` (written over the buffer that
+TensorFlow's `x * 2` has just written, still in the cache): both sides read each input once
+and write the output once, with vector loops of one shape. They are ties: the control rows
+(the same op on both sides) land as far from 1.00× as they do, and one such row moves by
+about ±10% from run to run on this 2-core VM. Where the inputs come from memory, rectify's
+loops ask for the lines they will read and write 2 KiB ahead (1 KiB in buffers over 32 MiB;
+`src/kernels/lanes.rs`), which Eigen's loops do not: that is rectify's margin on the other
+one-pass rows. Outside the arithmetic, a plugin's op does more per call than TensorFlow's
+own (TensorFlow's C API allocates a handle for every input and output it hands over),
+which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take
+many times longer than its float32 ones (compare the LeakyRelu rows of both types);
+rectify's run at memory speed.
 
-From 32 MiB up (the 16M rows) TensorFlow's allocator maps every output afresh (glibc's
-malloc maps blocks that large on their own and unmaps them on free), so each call faults
-the output's pages in: TensorFlow's own ops one 4 KiB page at a time, rectify's ops one
-2 MiB page at a time (they advise huge pages before the first store, `tf/src/pages.rs`).
-That is rectify's lead on those rows, but for the temporaries in `tf.function`: there the
-op writes into the temporary, which TensorFlow's own `x * 2` faulted in on both sides, so
-those rows compare the passes alone (and TensorFlow's float16 LeakyRelu stays slow).
-`memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is already
-mapped. The stores there are plain: on a page the OS has just zeroed, the lines are in the
-cache and a streaming store would first have to evict them.
+From 32 MiB up (the 16M rows) rectify's ops advise huge pages for a fresh output before
+the first store (`tf/src/pages.rs`): where the allocator maps a block that large afresh on
+each call (glibc's malloc maps such blocks on their own and unmaps them on free), the call
+faults the output in 2 MiB at a time instead of 4 KiB. In `tf.function` here TensorFlow kept
+its 64 MiB blocks from call to call (no page faults per call on either side), so those rows
+compare the passes. `memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer
+that is already mapped. The stores there are plain: on a page the OS has just zeroed, the
+lines are in the cache and a streaming store would first have to evict them.
 
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
