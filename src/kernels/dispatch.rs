@@ -242,6 +242,9 @@ mod tests {
                 let mut buf = slope.clone();
                 k.tf_leaky_relu_grad_in_place(&mut buf, x, a);
                 assert!(same(&buf, &want), "{name} TF leaky gradient in place {} alpha {alpha}", T::ONNX_NAME);
+                let mut buf = x.to_vec();
+                k.tf_leaky_relu_grad_into_features(&slope, &mut buf, a);
+                assert!(same(&buf, &want), "{name} TF leaky gradient into x {} alpha {alpha}", T::ONNX_NAME);
             }
             let (mut y, mut s) = (vec![T::ONE; x.len()], vec![T::ONE; x.len()]);
             let a = T::from_f32(0.3);
@@ -256,6 +259,9 @@ mod tests {
             let mut buf = x.to_vec();
             k.tf_rrelu_grad_in_place(&mut buf, &slope);
             assert!(same(&buf, &want), "{name} TF RRelu gradient in place {}", T::ONNX_NAME);
+            let mut buf = slope.clone();
+            k.tf_rrelu_grad_into_slopes(x, &mut buf);
+            assert!(same(&buf, &want), "{name} TF RRelu gradient into the slopes {}", T::ONNX_NAME);
             // Odd lengths and offsets exercise every vector tail (and LeakyRelu's peel to
             // an aligned output); PRelu rows through plans of both kinds of slope.
             for (start, len) in [(0, x.len()), (3, 17), (1, 300), (5, 1), (7, 1000)] {
@@ -276,9 +282,15 @@ mod tests {
                     xs.iter().zip(ss).map(|(v, &g)| if v.is_positive() { g } else { g.tf_mul(a) }).collect();
                 assert!(same(&buf, &want), "{name} TF leaky gradient in place at {start}+{len} {}", T::ONNX_NAME);
                 let mut buf = xs.to_vec();
+                k.tf_leaky_relu_grad_into_features(ss, &mut buf, a);
+                assert!(same(&buf, &want), "{name} TF leaky gradient into x at {start}+{len} {}", T::ONNX_NAME);
+                let mut buf = xs.to_vec();
                 k.tf_rrelu_grad_in_place(&mut buf, ss);
                 let want: Vec<T> = xs.iter().zip(ss).map(|(v, &s)| v.tf_mul(s)).collect();
                 assert!(same(&buf, &want), "{name} TF RRelu gradient in place at {start}+{len} {}", T::ONNX_NAME);
+                let mut buf = ss.to_vec();
+                k.tf_rrelu_grad_into_slopes(xs, &mut buf);
+                assert!(same(&buf, &want), "{name} TF RRelu gradient into slopes at {start}+{len} {}", T::ONNX_NAME);
                 let vector = crate::kernels::Prelu::new(None).plan(&[len as i64], &[len as i64]).unwrap();
                 let scalar = crate::kernels::Prelu::new(None).plan(&[len as i64], &[1]).unwrap();
                 let mut y = vec![T::ONE; len];

@@ -1,6 +1,6 @@
 //! x86 vectors behind one small trait, for TensorFlow's element-wise kernels: out of place
-//! ([`map`]) and on a buffer the op took over from an input for its output ([`map_in_place`]),
-//! both storing each vector before loading the next, as Eigen's loops do (the compiler's
+//! ([`map`]) and on a buffer the op took over from an input for its output ([`map_in_place`],
+//! or [`map_into_second`] where that input is the second operand), all storing each vector before loading the next, as Eigen's loops do (the compiler's
 //! own loop loads a step's four vectors first, which was slower on AMD Zen).
 //!
 //! Given `v = v > 0 ? v : v * a` on one buffer, the compiler stores only the lanes that
@@ -15,7 +15,9 @@
 //!
 //! float32 and float64 in AVX2 vectors, float16 through F16C. The AVX-512 level runs the
 //! same vectors (compiled with its features): one load, compare, multiply, blend and store
-//! per vector, bound by memory, and code that the tests on AVX2-only machines exercise too.
+//! per vector, bound by memory, and code that the tests on AVX2-only machines exercise too
+//! (512-bit vectors were no faster: alternating bench-tf runs on an AVX-512 Xeon, 64K rows
+//! 2-7% slower, 1M rows level).
 
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -62,6 +64,20 @@ pub unsafe fn map_in_place<V: Lanes, const N: usize>(
     unsafe { map_raw(p, others.map(<[_]>::as_ptr), p, buf.len(), &f) };
 }
 
+/// `buf[i] = f(first[i], [buf[i]])`: [`map_in_place`] into the buffer of the second
+/// operand (an input TensorFlow handed over for the output), in the same steps.
+///
+/// # Safety
+/// As for [`map_in_place`].
+#[inline(always)]
+pub unsafe fn map_into_second<V: Lanes>(first: &[V::Elem], buf: &mut [V::Elem], f: impl Fn(V, [V; 1]) -> V) {
+    assert_eq!(first.len(), buf.len(), "map_into_second: lengths differ");
+    let p = buf.as_mut_ptr();
+    // SAFETY: `buf` is read and written through one pointer, `first` (a shared borrow) is
+    // apart from it; both hold `buf.len()` elements; the caller's CPU has V's features.
+    unsafe { map_raw(first.as_ptr(), [p.cast_const()], p, buf.len(), &f) };
+}
+
 /// `out[i] = f(first[i], [others[0][i], …])`: [`map_in_place`] into another buffer, in the
 /// same steps.
 ///
@@ -84,8 +100,9 @@ pub unsafe fn map<V: Lanes, const N: usize>(
 /// elements hold the longest, 8 lanes times 4).
 ///
 /// # Safety
-/// `first`, every input and `out` hold `len` elements; `out` is `first` or overlaps no
-/// input; the CPU has V's features.
+/// `first`, every input and `out` hold `len` elements; `out` is `first`, is one of
+/// `others`, or overlaps no input (each vector's inputs are loaded before its store); the
+/// CPU has V's features.
 #[inline(always)]
 unsafe fn map_raw<V: Lanes, const N: usize>(
     first: *const V::Elem,
@@ -133,17 +150,18 @@ unsafe fn steps<V: Lanes, const N: usize>(
     f: &impl Fn(V, [V; N]) -> V,
 ) {
     let ahead = prefetch_distance(len * size_of::<V::Elem>());
-    let in_place = first == out.cast_const();
-    let (first_ahead, out_ahead) = (first.wrapping_byte_add(ahead), out.cast_const().wrapping_byte_add(ahead));
-    let others_ahead = others.map(|o| o.wrapping_byte_add(ahead));
-    // Once, not per step: the optimiser cannot tell `out` from `first` either way.
+    // Each stream once: an input that is also the output is fetched as the output.
+    let apart = |p: *const V::Elem| (p != out.cast_const()).then(|| p.wrapping_byte_add(ahead));
+    let (first_ahead, others_ahead) = (apart(first), others.map(apart));
+    let out_ahead = out.cast_const().wrapping_byte_add(ahead);
+    // Once, not per step: the optimiser cannot tell `out` from an input either way.
     let out = opaque(out);
     for i in (0..len).step_by(V::N * UNROLL) {
-        if !in_place {
-            prefetch(first_ahead, i, V::N * UNROLL);
+        if let Some(p) = first_ahead {
+            prefetch(p, i, V::N * UNROLL);
         }
-        for o in others_ahead {
-            prefetch(o, i, V::N * UNROLL);
+        for p in others_ahead.into_iter().flatten() {
+            prefetch(p, i, V::N * UNROLL);
         }
         prefetch(out_ahead, i, V::N * UNROLL);
         // SAFETY: i + a step <= len; unaligned loads and stores, per the contract above.

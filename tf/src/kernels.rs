@@ -176,24 +176,27 @@ impl<'a> Context<'a> {
         Ok(output)
     }
 
-    /// Output 0, shaped like input 0 (`input`, let go here), in that input's buffer where
-    /// TensorFlow can give it (nothing else holds the input; TensorFlow's own element-wise
-    /// kernels do the same), else a new output, returned with the input's elements.
-    fn forward_or_output<'c>(
+    /// Output 0, shaped like `inputs` (inputs 0.., let go here), in the buffer of one of them
+    /// where TensorFlow can give it (nothing else holds that input; TensorFlow's own
+    /// element-wise kernels offer every input of the output's shape too), else a new
+    /// output. Returned with each input's elements, `None` for the one whose buffer the
+    /// output took.
+    fn forward_or_output<'c, const N: usize>(
         &'c self,
-        input: Tensor<'a>,
+        inputs: [Tensor<'a>; N],
         shape: &[i64],
         bytes: usize,
-    ) -> Result<(Tensor<'a>, Option<Released<'c>>), Failure> {
+    ) -> Result<(Tensor<'a>, [Option<Released<'c>>; N]), Failure> {
         let status = &self.status;
-        let input = input.release(); // a live handle would count as a second holder
-        let (candidate, mut forwarded): (c_int, c_int) = (0, -1);
-        // SAFETY: a live kernel context; one candidate index; `shape` has `shape.len()` dims.
+        let inputs = inputs.map(Tensor::release); // a live handle would count as a second holder
+        let candidates: [c_int; N] = std::array::from_fn(|i| i as c_int);
+        let mut forwarded: c_int = -1;
+        // SAFETY: a live kernel context; N candidate indices; `shape` has `shape.len()` dims.
         let raw = unsafe {
             (self.api.TF_ForwardInputOrAllocateOutput)(
                 self.raw,
-                &candidate,
-                1,
+                candidates.as_ptr(),
+                N as c_int,
                 0,
                 shape.as_ptr(),
                 shape.len() as c_int,
@@ -206,11 +209,12 @@ impl<'a> Context<'a> {
         }
         // SAFETY: TF_ForwardInputOrAllocateOutput passed ownership of this handle.
         let output = unsafe { Tensor::from_raw(self.api, raw) };
-        if forwarded == candidate {
-            return Ok((output, None));
+        let forwarded = usize::try_from(forwarded).ok().filter(|&i| i < N);
+        if forwarded.is_none() {
+            pages::advise_huge_pages(output.data(), bytes);
         }
-        pages::advise_huge_pages(output.data(), bytes);
-        Ok((output, Some(input)))
+        let mut i = 0..;
+        Ok((output, inputs.map(|input| (i.next() != forwarded).then_some(input))))
     }
 }
 
@@ -273,7 +277,7 @@ impl Kernel {
         match self {
             Kernel::LeakyRelu { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
-                let (y, x) = ctx.forward_or_output(first, &shape, bytes)?;
+                let (y, [x]) = ctx.forward_or_output([first], &shape, bytes)?;
                 // SAFETY: tensors of T (type constraint); `y` is either fresh or X's buffer
                 // given to us alone (then `x` is None), so no other slice of it lives.
                 unsafe {
@@ -285,12 +289,13 @@ impl Kernel {
             }
             Kernel::LeakyReluGrad { alpha } => {
                 let (k, alpha) = (T::kernels(), T::from_f32(*alpha));
-                gradient_into_upstream(
+                gradient(
                     ctx,
                     op,
                     (first, "features"),
                     |g, x, out| k.tf_leaky_relu_grad(g, x, out, alpha),
                     |g, x| k.tf_leaky_relu_grad_in_place(g, x, alpha),
+                    |g, x| k.tf_leaky_relu_grad_into_features(g, x, alpha),
                 )?;
             }
             Kernel::Prelu => {
@@ -335,12 +340,13 @@ impl Kernel {
             }
             Kernel::RreluGrad => {
                 let k = T::kernels();
-                gradient_into_upstream(
+                gradient(
                     ctx,
                     op,
                     (first, "slopes"),
                     |g, s, out| k.tf_rrelu_grad(g, s, out),
                     |g, s| k.tf_rrelu_grad_in_place(g, s),
+                    |g, s| k.tf_rrelu_grad_into_slopes(g, s),
                 )?;
             }
         }
@@ -348,27 +354,30 @@ impl Kernel {
     }
 }
 
-/// A gradient op of (gradients, `second`) with one output shaped like both: written into
-/// the upstream gradients' buffer where TensorFlow hands it over (`in_place(g then dx,
-/// second)`), else into a new output (`out_of_place(g, second, dx)`).
-fn gradient_into_upstream<T: TfElement>(
+/// A gradient op of (gradients, `second`) with one output shaped like both, written where
+/// TensorFlow hands over an input's buffer, as for its own gradients: the upstream
+/// gradients' (`into_gradients(g then dx, second)`) or the second input's
+/// (`into_second(g, second then dx)`), else a new output (`out_of_place(g, second, dx)`).
+fn gradient<T: TfElement>(
     ctx: &Context<'_>,
     op: &str,
     (gradients, second_name): (Tensor<'_>, &str),
     out_of_place: impl Fn(&[T], &[T], &mut [T]),
-    in_place: impl Fn(&mut [T], &[T]),
+    into_gradients: impl Fn(&mut [T], &[T]),
+    into_second: impl Fn(&[T], &mut [T]),
 ) -> Result<(), Failure> {
     let (shape, bytes) = (gradients.shape(), gradients.len() * size_of::<T>());
     let second = ctx.input(1)?;
     same_shape(op, ("gradients", &shape), (second_name, &second.shape()))?;
-    let (out, g) = ctx.forward_or_output(gradients, &shape, bytes)?;
-    // SAFETY: tensors of T (type constraint); `second` is another input; `out` is either
-    // fresh or the gradients' buffer given to us alone (then `g` is None), so no other
-    // slice of it lives.
+    let (out, inputs) = ctx.forward_or_output([gradients, second], &shape, bytes)?;
+    // SAFETY: tensors of T (type constraint); `out` is either fresh or the buffer of the
+    // one input given to us alone (whose entry is None), so no other slice of it lives.
     unsafe {
-        match g {
-            None => in_place(out.as_mut_slice::<T>(), second.as_slice()),
-            Some(g) => out_of_place(g.as_slice(), second.as_slice(), out.as_mut_slice()),
+        match inputs {
+            [None, Some(second)] => into_gradients(out.as_mut_slice::<T>(), second.as_slice()),
+            [Some(g), None] => into_second(g.as_slice(), out.as_mut_slice::<T>()),
+            [Some(g), Some(second)] => out_of_place(g.as_slice(), second.as_slice(), out.as_mut_slice()),
+            [None, None] => unreachable!("one output takes at most one input's buffer"),
         }
     }
     Ok(())

@@ -97,6 +97,16 @@ impl<T: Element> Kernels<T> {
         }
     }
 
+    /// [`Kernels::tf_leaky_relu_grad`] into the buffer of `x`, which receives `dx`.
+    pub fn tf_leaky_relu_grad_into_features(&self, g: &[T], x: &mut [T], alpha: T) {
+        assert_eq!(g.len(), x.len(), "leaky_relu_grad: lengths differ");
+        match self.leaky_relu.tf_gradient_into_features {
+            // SAFETY: built for this table's level, which this CPU has.
+            Some(f) => unsafe { f(g, x, alpha) },
+            None => in_place(x, |at, x, dx| self.tf_leaky_relu_grad(&g[at..at + x.len()], x, dx, alpha)),
+        }
+    }
+
     /// [`Kernels::tf_rrelu_grad`] into the buffer of `g`, which receives `dx`.
     pub fn tf_rrelu_grad_in_place(&self, g: &mut [T], slopes: &[T]) {
         assert_eq!(g.len(), slopes.len(), "rrelu_grad: lengths differ");
@@ -104,6 +114,16 @@ impl<T: Element> Kernels<T> {
             // SAFETY: built for this table's level, which this CPU has.
             Some(f) => unsafe { f(g, slopes) },
             None => in_place(g, |at, g, dx| self.tf_rrelu_grad(g, &slopes[at..at + g.len()], dx)),
+        }
+    }
+
+    /// [`Kernels::tf_rrelu_grad`] into the buffer of the slopes, which receives `dx`.
+    pub fn tf_rrelu_grad_into_slopes(&self, g: &[T], slopes: &mut [T]) {
+        assert_eq!(g.len(), slopes.len(), "rrelu_grad: lengths differ");
+        match self.rrelu.tf_gradient_into_slopes {
+            // SAFETY: built for this table's level, which this CPU has.
+            Some(f) => unsafe { f(g, slopes) },
+            None => in_place(slopes, |at, s, dx| self.tf_rrelu_grad(&g[at..at + s.len()], s, dx)),
         }
     }
 }

@@ -52,6 +52,8 @@ pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T], T);
 pub(crate) type TfForwardInPlace<T> = unsafe fn(&mut [T], T);
 /// [`TfGradient`] into the buffer of `g`: `(g then dx, x, alpha)`.
 pub(crate) type TfGradientInPlace<T> = unsafe fn(&mut [T], &[T], T);
+/// [`TfGradient`] into the buffer of `x`: `(g, x then dx, alpha)`.
+pub(crate) type TfGradientIntoFeatures<T> = unsafe fn(&[T], &mut [T], T);
 
 /// LeakyRelu's builds for one element type and level. Every pointer is safe to call on a CPU
 /// that has the level it was chosen for; only [`Kernels::for_level`] makes them.
@@ -66,6 +68,7 @@ pub(crate) struct Kernels<T> {
     /// without them the dispatch table runs the out-of-place build block by block.
     pub tf_forward_in_place: Option<TfForwardInPlace<T>>,
     pub tf_gradient_in_place: Option<TfGradientInPlace<T>>,
+    pub tf_gradient_into_features: Option<TfGradientIntoFeatures<T>>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -79,6 +82,7 @@ impl<T: Scalar> Kernels<T> {
             tf_gradient: pick!(level, T::tf_leaky_grad_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
             tf_forward_in_place: None,
             tf_gradient_in_place: None,
+            tf_gradient_into_features: None,
         }
     }
 
@@ -110,6 +114,12 @@ impl<T: Scalar> Kernels<T> {
                 None,
                 Some(x86::tf_gradient_in_place_avx2::<V> as TfGradientInPlace<T>),
                 Some(x86::tf_gradient_in_place_avx512::<V> as TfGradientInPlace<T>)
+            ),
+            tf_gradient_into_features: pick!(
+                level,
+                None,
+                Some(x86::tf_gradient_into_features_avx2::<V> as TfGradientIntoFeatures<T>),
+                Some(x86::tf_gradient_into_features_avx512::<V> as TfGradientIntoFeatures<T>)
             ),
             ..self
         }

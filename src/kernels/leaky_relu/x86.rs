@@ -6,7 +6,7 @@ use half::f16;
 
 use crate::kernels::cpu::per_level;
 use crate::kernels::element::Scalar;
-use crate::kernels::lanes::{Lanes, map, map_in_place};
+use crate::kernels::lanes::{Lanes, map, map_in_place, map_into_second};
 
 per_level!(forward_avx2, forward_avx512, (x: &[T], y: &mut [T], alpha: f32) => T::leaky_slice(x, y, alpha));
 per_level!(tf_forward_avx2, tf_forward_avx512, (x: &[T], y: &mut [T], alpha: T) => T::tf_leaky_slice(x, y, alpha));
@@ -54,6 +54,16 @@ per_level!(
         unsafe {
             let a = V::splat(alpha);
             map_in_place::<V, 1>(g, [x], |g, [x]| x.select_positive(g, g.mul(a)))
+        }
+);
+per_level!(
+    tf_gradient_into_features_avx2,
+    tf_gradient_into_features_avx512,
+    <V: Lanes> (g: &[V::Elem], x: &mut [V::Elem], alpha: V::Elem) =>
+        // SAFETY: as for `tf_forward_in_place_avx2`.
+        unsafe {
+            let a = V::splat(alpha);
+            map_into_second::<V>(g, x, |g, [x]| x.select_positive(g, g.mul(a)))
         }
 );
 

@@ -200,6 +200,8 @@ pub(crate) type TfGradient<T> = unsafe fn(&[T], &[T], &mut [T]);
 
 /// [`TfGradient`] into the buffer of `g`: `(g then dx, slopes)`.
 pub(crate) type TfGradientInPlace<T> = unsafe fn(&mut [T], &[T]);
+/// [`TfGradient`] into the buffer of the slopes: `(g, slopes then dx)`.
+pub(crate) type TfGradientIntoSlopes<T> = unsafe fn(&[T], &mut [T]);
 
 /// TensorFlow's inference slopes: `(x, slopes, alpha)`, `x > 0 ? 1 : alpha`.
 pub(crate) type TfSlopeMap<T> = unsafe fn(&[T], &mut [T], T);
@@ -212,6 +214,7 @@ pub(crate) struct Kernels<T> {
     pub tf_gradient: TfGradient<T>,
     /// Where the type has vector lanes at the level (see LeakyRelu's).
     pub tf_gradient_in_place: Option<TfGradientInPlace<T>>,
+    pub tf_gradient_into_slopes: Option<TfGradientIntoSlopes<T>>,
 }
 
 impl<T: Scalar> Kernels<T> {
@@ -221,6 +224,7 @@ impl<T: Scalar> Kernels<T> {
             tf_slope_map: pick!(level, T::tf_slope_map_slice, x86::tf_slope_map_avx2, x86::tf_slope_map_avx512),
             tf_gradient: pick!(level, T::tf_mul_slice, x86::tf_gradient_avx2, x86::tf_gradient_avx512),
             tf_gradient_in_place: None,
+            tf_gradient_into_slopes: None,
         }
     }
 
@@ -240,6 +244,12 @@ impl<T: Scalar> Kernels<T> {
                 None,
                 Some(x86::tf_gradient_in_place_avx2::<V> as TfGradientInPlace<T>),
                 Some(x86::tf_gradient_in_place_avx512::<V> as TfGradientInPlace<T>)
+            ),
+            tf_gradient_into_slopes: pick!(
+                level,
+                None,
+                Some(x86::tf_gradient_into_slopes_avx2::<V> as TfGradientIntoSlopes<T>),
+                Some(x86::tf_gradient_into_slopes_avx512::<V> as TfGradientIntoSlopes<T>)
             ),
             ..self
         }

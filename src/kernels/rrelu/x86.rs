@@ -6,7 +6,7 @@ use std::arch::x86_64::*;
 
 use super::{DRAW_BITS, SlopeRange, Training, train};
 use crate::kernels::cpu::per_level;
-use crate::kernels::lanes::{Lanes, map, map_in_place};
+use crate::kernels::lanes::{Lanes, map, map_in_place, map_into_second};
 use crate::kernels::rng::{GROUP, LANES, x86::Registers};
 
 per_level!(
@@ -34,6 +34,13 @@ per_level!(
     <V: Lanes> (g: &mut [V::Elem], slopes: &[V::Elem]) =>
         // SAFETY: as for `tf_gradient_vectors_avx2`.
         unsafe { map_in_place::<V, 1>(g, [slopes], |g, [s]| g.mul(s)) }
+);
+per_level!(
+    tf_gradient_into_slopes_avx2,
+    tf_gradient_into_slopes_avx512,
+    <V: Lanes> (g: &[V::Elem], slopes: &mut [V::Elem]) =>
+        // SAFETY: as for `tf_gradient_vectors_avx2`.
+        unsafe { map_into_second::<V>(g, slopes, |g, [s]| g.mul(s)) }
 );
 
 /// Philox groups computed side by side per step (2 and 4 measured slower).
