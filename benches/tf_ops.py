@@ -86,6 +86,14 @@ CASES = [
         lambda x, g, s: forward_and_gradient(lambda t: tf.nn.leaky_relu(t, ALPHA))(x * 2, g * 2),
     ),
     ("rrelu_grad of a temporary", lambda x, g, s: rtf.rrelu_grad(g * 2, x), lambda x, g, s: (g * 2) * x),
+    # The gradients' other input a temporary (the upstream gradient held elsewhere, as where
+    # it feeds two branches): TensorFlow's Mul and LeakyReluGrad may write over either input.
+    ("rrelu_grad, slopes a temporary", lambda x, g, s: rtf.rrelu_grad(g, x * 2), lambda x, g, s: g * (x * 2)),
+    (
+        "leaky_relu_grad, features a temporary",
+        lambda x, g, s: rtf.leaky_relu_grad(g, x * 2, ALPHA),
+        lambda x, g, s: tf.raw_ops.LeakyReluGrad(gradients=g, features=x * 2, alpha=ALPHA),
+    ),
     # TensorFlow against itself: both sides the same one-pass op (Mul runs at memory speed in
     # both types, TensorFlow's float16 LeakyRelu does not), so any ratio but 1.00 is the
     # run's own error at this size (the "rectify" column times a second copy of it).
@@ -299,7 +307,12 @@ their output as TensorFlow's own ops do (`TF_ForwardInputOrAllocateOutput`, then
 pass over that buffer). In eager mode the Python caller still holds the temporary while
 the op runs, so neither side can take it over (page faults counted at 16M: one fresh output
 on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
-either mode (the benchmark holds every input).
+either mode (the benchmark holds every input). In `slopes a temporary` and `features a
+temporary` the temporary is the gradients' second input (the upstream gradient is held
+elsewhere, as where it feeds two branches): TensorFlow's Mul and LeakyReluGrad offer either
+input's buffer for their output, and so do rectify's gradients (before they did, these rows
+were 0.82-0.86x at 1M float32, a fresh output against TensorFlow's in place). In a graph,
+grappler rewrites TensorFlow's `g * (x * 2)` into `(g * 2) * x`, the same two passes.
 """
     (ROOT / "docs/BENCHMARKS-tensorflow.md").write_text(page)
     print("wrote docs/BENCHMARKS-tensorflow.md")
