@@ -199,3 +199,5 @@ def test_bad_attributes_name_the_op_and_the_attribute(rtf):
         rtf.rrelu(tf.ones([2]), lower=0.5, upper=0.25)
     with pytest.raises(tf.errors.InvalidArgumentError, match="rectify: LeakyRelu: attribute 'alpha' must be finite"):
         rtf.leaky_relu(tf.ones([2]), alpha=float("nan"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="rectify: LeakyReluGrad: attribute 'alpha' must be finite"):
+        rtf.leaky_relu_grad(tf.ones([2]), tf.ones([2]), alpha=float("inf"))

@@ -128,7 +128,8 @@ pub fn leaky_relu(c: &Construction<'_>) -> Result<Kernel, Failure> {
 
 pub fn leaky_relu_grad(c: &Construction<'_>) -> Result<Kernel, Failure> {
     let alpha = c.float("alpha")?;
-    rectify::kernels::LeakyRelu::new(alpha)?;
+    // The forward op's check, reported under the gradient's name.
+    rectify::kernels::LeakyRelu::new(alpha).map_err(|e| Failure::invalid("LeakyReluGrad", e.message()))?;
     Ok(Kernel::LeakyReluGrad { alpha })
 }
 
