@@ -1,7 +1,8 @@
 //! x86 vectors behind one small trait, for TensorFlow's element-wise kernels: out of place
 //! ([`map`]) and on a buffer the op took over from an input for its output ([`map_in_place`],
-//! or [`map_into_second`] where that input is the second operand), all storing each vector before loading the next, as Eigen's loops do (the compiler's
-//! own loop loads a step's four vectors first, which was slower on AMD Zen).
+//! or [`map_into_second`] where that input is the second operand), all storing each vector
+//! before loading the next, as Eigen's loops do (the compiler's own loop loads a step's four
+//! vectors first, which was slower on AMD Zen).
 //!
 //! Given `v = v > 0 ? v : v * a` on one buffer, the compiler stores only the lanes that
 //! change (`vmaskmovps`, even when written as a blend of loaded vectors), a microcoded store
