@@ -27,6 +27,16 @@ impl<T: Element> Kernels<T> {
         unsafe { f(x, slopes, alpha) }
     }
 
+    /// [`Kernels::tf_rrelu_inference`] with `y` in the buffer of `x`: the slopes first, from
+    /// `x`, then LeakyRelu over it.
+    pub fn tf_rrelu_inference_in_place(&self, buf: &mut [T], slopes: &mut [T], alpha: T) {
+        assert_eq!(buf.len(), slopes.len(), "rrelu: input and slope lengths differ");
+        let f = self.rrelu.tf_slope_map;
+        // SAFETY: built for this table's level, which this CPU has.
+        unsafe { f(buf, slopes, alpha) }
+        self.tf_leaky_relu_in_place(buf, alpha);
+    }
+
     /// TensorFlow's LeakyReluGrad: `dx = x > 0 ? g : g * alpha`.
     pub fn tf_leaky_relu_grad(&self, g: &[T], x: &[T], dx: &mut [T], alpha: T) {
         assert!(g.len() == x.len() && x.len() == dx.len(), "leaky_relu_grad: lengths differ");
@@ -42,6 +52,20 @@ impl<T: Element> Kernels<T> {
         plan.for_each_row(0..plan.len(), |at, row_slope| {
             // SAFETY: built for this table's level, which this CPU has.
             unsafe { row(&x[at.clone()], slope_of(slope, row_slope, at.len()), &mut y[at]) };
+        });
+    }
+
+    /// [`Kernels::tf_prelu`] on one buffer: `buf` holds `x` and receives `y`. Block by block
+    /// through the row build (a PRelu row is as short as its slope's inner extent, too short
+    /// for an in-place vector loop to pay).
+    pub fn tf_prelu_in_place(&self, plan: &SlopePlan, buf: &mut [T], slope: &[T]) {
+        check_range("prelu", plan, slope, &(0..plan.len()), [buf.len()]);
+        let row = self.prelu.tf_row;
+        in_place(buf, |offset, x, y| {
+            plan.for_each_row(offset..offset + x.len(), |at, row_slope| {
+                // SAFETY: built for this table's level, which this CPU has.
+                unsafe { row(&x[at.clone()], slope_of(slope, row_slope, at.len()), &mut y[at]) };
+            });
         });
     }
 
@@ -125,5 +149,56 @@ impl<T: Element> Kernels<T> {
             Some(f) => unsafe { f(g, slopes) },
             None => in_place(slopes, |at, s, dx| self.tf_rrelu_grad(&g[at..at + s.len()], s, dx)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use half::{bf16, f16};
+
+    use crate::kernels::cpu::Level;
+    use crate::kernels::{Element, Prelu};
+
+    /// PRelu and RRelu inference on one buffer give the out-of-place bits at every level, with
+    /// rows that cross the in-place blocks (inner extents 3 and 1500) and both kinds of slope.
+    fn check<T: Element>(from: impl Fn(usize) -> T) {
+        let x: Vec<T> = (0..4500).map(&from).collect();
+        let vectors: Vec<T> = (0..4500).map(|i| T::from_f32((i % 13) as f32 * 0.25 - 1.5)).collect();
+        let cases = [(vec![1500, 3], vec![3]), (vec![3, 1500], vec![3, 1]), (vec![4500], vec![1])];
+        for level in Level::supported() {
+            let k = T::kernels_for(level);
+            for (x_shape, slope_shape) in &cases {
+                let plan = Prelu::new(None).plan(x_shape, slope_shape).unwrap();
+                let slope = &vectors[..plan.slope_len()];
+                let mut want = vec![T::ONE; x.len()];
+                k.tf_prelu(&plan, &x, slope, &mut want);
+                let mut buf = x.clone();
+                k.tf_prelu_in_place(&plan, &mut buf, slope);
+                let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&buf),
+                    bits(&want),
+                    "{} prelu {x_shape:?} by {slope_shape:?} {}",
+                    level.name(),
+                    T::ONNX_NAME
+                );
+            }
+            let a = T::from_f32(0.3);
+            let (mut want_y, mut want_s) = (vec![T::ONE; x.len()], vec![T::ONE; x.len()]);
+            k.tf_rrelu_inference(&x, &mut want_y, &mut want_s, a);
+            let (mut buf, mut slopes) = (x.clone(), vec![T::ONE; x.len()]);
+            k.tf_rrelu_inference_in_place(&mut buf, &mut slopes, a);
+            let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&buf), bits(&want_y), "{} rrelu in place {}", level.name(), T::ONNX_NAME);
+            assert_eq!(bits(&slopes), bits(&want_s), "{} rrelu slopes in place {}", level.name(), T::ONNX_NAME);
+        }
+    }
+
+    #[test]
+    fn prelu_and_rrelu_in_place_give_the_out_of_place_bits() {
+        check(|i| f32::from_bits((i as u32).wrapping_mul(2_654_435_761)));
+        check(|i| f64::from_bits((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        check(|i| f16::from_bits((i * 7919 % 65_536) as u16));
+        check(|i| bf16::from_bits((i * 7919 % 65_536) as u16));
     }
 }
