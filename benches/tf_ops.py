@@ -85,6 +85,12 @@ CASES = [
         lambda x, g, s: forward_and_gradient(lambda t: rtf.leaky_relu(t, ALPHA))(x * 2, g * 2),
         lambda x, g, s: forward_and_gradient(lambda t: tf.nn.leaky_relu(t, ALPHA))(x * 2, g * 2),
     ),
+    ("prelu of a temporary", lambda x, g, s: rtf.prelu(x * 2, s), lambda x, g, s: keras_prelu(x * 2, s)),
+    (
+        "rrelu (inference) of a temporary",
+        lambda x, g, s: list(rtf.rrelu(x * 2, LOWER, UPPER)),
+        lambda x, g, s: tf_rrelu_inference(x * 2),
+    ),
     ("rrelu_grad of a temporary", lambda x, g, s: rtf.rrelu_grad(g * 2, x), lambda x, g, s: (g * 2) * x),
     # The gradients' other input a temporary (the upstream gradient held elsewhere, as where
     # it feeds two branches): TensorFlow's Mul and LeakyReluGrad may write over either input.
@@ -304,7 +310,11 @@ lines are in the cache and a streaming store would first have to evict them.
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
 their output as TensorFlow's own ops do (`TF_ForwardInputOrAllocateOutput`, then one vector
-pass over that buffer). In eager mode the Python caller still holds the temporary while
+pass over that buffer); so does RRelu in inference for its first output (the slopes first,
+from the input, then LeakyRelu over it), and PRelu from 32 MiB up (its rows go through the
+in-place blocks' copy, which cost more than it saved on smaller outputs: alternating runs,
+float32 64K 1.82x -> 1.59x, 16M 2.04x -> 2.28x). Keras' PRelu formula on the TensorFlow
+side is several ops, each with outputs of its own. In eager mode the Python caller still holds the temporary while
 the op runs, so neither side can take it over (page faults counted at 16M: one fresh output
 on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
 either mode (the benchmark holds every input). In `slopes a temporary` and `features a

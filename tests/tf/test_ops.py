@@ -67,7 +67,25 @@ TEMPORARY_CASES = [
         lambda x, g: tf.raw_ops.LeakyReluGrad(gradients=g, features=x * 2, alpha=0.3),
     ),
     ("rrelu_grad(g, x*2)", lambda r, x, g: r.rrelu_grad(g, x * 2), lambda x, g: g * (x * 2)),
+    # PRelu by a slope of x's shape (one row: the in-place blocks cross it), RRelu both outputs.
+    ("prelu(x*2, g)", lambda r, x, g: r.prelu(x * 2, g), lambda x, g: prelu_rule(x * 2, g)),
+    (
+        "rrelu(x*2)",
+        lambda r, x, g: tf.concat(r.rrelu(x * 2, lower=0.1, upper=0.4), 0),
+        lambda x, g: tf.concat(rrelu_inference(x * 2, 0.25), 0),
+    ),
 ]
+
+
+def prelu_rule(x, slope):
+    """TensorFlow's element rule, `x > 0 ? x : x * slope`: Keras' formula differs where a
+    slope is infinite or NaN (its `slope * relu(-x)` is NaN for positive x)."""
+    return tf.where(x > 0, x, x * slope)
+
+
+def rrelu_inference(x, alpha):
+    """RRelu's inference outputs: LeakyRelu at `alpha`, and each element's slope."""
+    return tf.nn.leaky_relu(x, alpha), tf.where(x > 0, tf.ones_like(x), tf.cast(alpha, x.dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -75,10 +93,10 @@ TEMPORARY_CASES = [
 @pytest.mark.parametrize("case, mine, theirs", TEMPORARY_CASES, ids=[c[0] for c in TEMPORARY_CASES])
 def test_ops_on_a_temporary_are_bit_identical(rtf, dtype, mode, case, mine, theirs):
     """Inputs made just for the op (`x * 2`). In tf.function nothing else holds them, and
-    LeakyRelu, LeakyReluGrad and RreluGrad write their buffer in place, the gradients'
-    whichever input is the temporary (vector steps, then a tail: about 4,000 elements with
-    every special value, and 37); in eager mode the caller holds them, and the outputs are
-    fresh. TensorFlow's side runs eagerly: in a graph grappler reorders its products
+    LeakyRelu, PRelu, RRelu (inference), LeakyReluGrad and RreluGrad write their buffer in
+    place, the gradients' whichever input is the temporary (vector steps, then a tail: about
+    4,000 elements with every special value, and 37); in eager mode the caller holds them,
+    and the outputs are fresh. TensorFlow's side runs eagerly: in a graph grappler reorders its products
     (`g * (x * 2)` into `(g * 2) * x`, which overflows elsewhere), and in rectify's graph it
     would merge the sides' `x * 2` into one tensor, which only its last reader may take over."""
     mine = functools.partial(mine, rtf)
@@ -102,6 +120,12 @@ def test_outputs_of_32_mib_and_more_are_bit_identical(rtf, dtype):
     expected = tf.raw_ops.LeakyReluGrad(gradients=g, features=x, alpha=0.2)
     assert_bit_identical(rtf.leaky_relu_grad(g, x), expected, f"{dtype} leaky_relu_grad")
     assert_bit_identical(rtf.prelu(x, slope), keras_prelu(x, slope), f"{dtype} prelu")
+    # PRelu writes a temporary in place from this size on (a graph: nothing else holds it),
+    # in blocks of 1,024 elements, which rows of 48 cross.
+    x48 = tf.reshape(tf.reshape(x, [-1])[: n // 48 * 48], [-1, 48])
+    slope48 = random_tensor(dtype, (48,), seed=7) / 4
+    prelu_of_a_temporary = tf.function(lambda x, s: rtf.prelu(x * 2, s), autograph=False)
+    assert_bit_identical(prelu_of_a_temporary(x48, slope48), prelu_rule(x48 * 2, slope48), f"{dtype} prelu of a temporary")
     y, slopes = rtf.rrelu(x, lower=0.1, upper=0.4)
     assert_bit_identical(y, tf.nn.leaky_relu(x, alpha=0.25), f"{dtype} rrelu")
     assert_bit_identical(rtf.rrelu_grad(g, slopes), g * slopes, f"{dtype} rrelu_grad")

@@ -8,6 +8,7 @@
 //! bit-identical to `tf.nn.leaky_relu` and friends; RRelu training uses rectify's generator.
 
 mod api;
+mod context;
 mod kernels;
 mod math;
 mod ops;
