@@ -311,12 +311,13 @@ The `of a temporary` rows give the op an input made just for it (`x * 2`). In a 
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
 their output as TensorFlow's own ops do (`TF_ForwardInputOrAllocateOutput`, then one vector
 pass over that buffer); so does RRelu in inference for its first output (the slopes first,
-from the input, then LeakyRelu over it), and PRelu from 32 MiB up (its rows go through the
-in-place blocks' copy, which cost more than it saved on smaller outputs: alternating runs,
-float32 64K 1.82x -> 1.59x, 16M 2.04x -> 2.28x). Keras' PRelu formula on the TensorFlow
-side is several ops, each with outputs of its own. In eager mode the Python caller still holds the temporary while
-the op runs, so neither side can take it over (page faults counted at 16M: one fresh output
-on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
+from the input, then LeakyRelu over it), and PRelu from 32 MiB up. PRelu's rows go through
+the in-place blocks' copy: in place at every size, alternating runs went from 1.82x to
+1.59x at 64K float32 but from 2.04x to 2.28x at 16M, so smaller outputs stay fresh (they
+come warm from the allocator). Keras' PRelu formula on the TensorFlow side is several ops,
+each with outputs of its own. In eager mode the Python caller still holds the temporary
+while the op runs, so neither side can take it over (page faults counted at 16M: one fresh
+output on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
 either mode (the benchmark holds every input). In `slopes a temporary` and `features a
 temporary` the temporary is the gradients' second input (the upstream gradient is held
 elsewhere, as where it feeds two branches): TensorFlow's Mul and LeakyReluGrad offer either
