@@ -162,6 +162,7 @@ mod tests {
     /// PRelu and RRelu inference on one buffer give the out-of-place bits at every level, with
     /// rows that cross the in-place blocks (inner extents 3 and 1500) and both kinds of slope.
     fn check<T: Element>(from: impl Fn(usize) -> T) {
+        let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
         let x: Vec<T> = (0..4500).map(&from).collect();
         let vectors: Vec<T> = (0..4500).map(|i| T::from_f32((i % 13) as f32 * 0.25 - 1.5)).collect();
         let cases = [(vec![1500, 3], vec![3]), (vec![3, 1500], vec![3, 1]), (vec![4500], vec![1])];
@@ -174,7 +175,6 @@ mod tests {
                 k.tf_prelu(&plan, &x, slope, &mut want);
                 let mut buf = x.clone();
                 k.tf_prelu_in_place(&plan, &mut buf, slope);
-                let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
                 assert_eq!(
                     bits(&buf),
                     bits(&want),
@@ -188,7 +188,6 @@ mod tests {
             k.tf_rrelu_inference(&x, &mut want_y, &mut want_s, a);
             let (mut buf, mut slopes) = (x.clone(), vec![T::ONE; x.len()]);
             k.tf_rrelu_inference_in_place(&mut buf, &mut slopes, a);
-            let bits = |v: &[T]| v.iter().map(|e| e.to_f64().to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&buf), bits(&want_y), "{} rrelu in place {}", level.name(), T::ONNX_NAME);
             assert_eq!(bits(&slopes), bits(&want_s), "{} rrelu slopes in place {}", level.name(), T::ONNX_NAME);
         }
