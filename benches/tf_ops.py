@@ -317,8 +317,8 @@ the in-place blocks' copy: in place at every size, alternating runs went from 1.
 come warm from the allocator). Keras' PRelu formula on the TensorFlow side is several ops,
 each with outputs of its own. In eager mode the Python caller still holds the temporary
 while the op runs, so neither side can take it over (page faults counted at 16M: one fresh
-output on each side) and those rows measure fresh outputs too. The plain rows cannot forward in
-either mode (the benchmark holds every input). In `slopes a temporary` and `features a
+output on each side) and those rows measure fresh outputs too. The plain rows cannot forward
+in either mode (the benchmark holds every input). In `slopes a temporary` and `features a
 temporary` the temporary is the gradients' second input (the upstream gradient is held
 elsewhere, as where it feeds two branches): TensorFlow's Mul and LeakyReluGrad offer either
 input's buffer for their output, and so do rectify's gradients (before they did, these rows
