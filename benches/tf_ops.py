@@ -292,7 +292,8 @@ and write the output once, with vector loops of one shape. They are ties: the co
 about ±10% from run to run on this 2-core VM. Where the inputs come from memory, rectify's
 loops ask for the lines they will read and write 2 KiB ahead (1 KiB in buffers over 32 MiB;
 `src/kernels/lanes.rs`), which Eigen's loops do not: that is rectify's margin on the other
-one-pass rows. Outside the arithmetic, a plugin's op does more per call than TensorFlow's
+one-pass rows where it helps. On a Zen 3 EPYC it cost up to 15% at 64K and 1M, so there the
+loops leave it to the hardware prefetchers (`prefetches_ahead` in `src/kernels/cpu.rs`). Outside the arithmetic, a plugin's op does more per call than TensorFlow's
 own (TensorFlow's C API allocates a handle for every input and output it hands over),
 which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take
 many times longer than its float32 ones (compare the LeakyRelu rows of both types);
