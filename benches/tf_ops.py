@@ -269,11 +269,11 @@ gradient's row) against a second copy of itself (in the `rectify` column): how f
 from 1.00× is the run's own error at that size.
 
 Two modes: `tf.function` (one graph per call of all the copies, as Keras' `fit` and
-`predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments took
-Python longer than the 64K ops themselves) and eager (each op dispatched from Python, about
-30 µs per op here, the same for both, which weighs on the 64K rows). In `tf.function` each
-side has three graphs, one per round in turn: identical graphs traced apart ran at steadily
-different speeds here (the same one faster in every round).
+`predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments
+took Python longer than the 64K ops themselves) and eager (each op dispatched from Python,
+about 30 µs per op on an Intel Xeon, the same for both, which weighs on the 64K rows). In
+`tf.function` each side has three graphs, one per round in turn: identical graphs traced
+apart ran at steadily different speeds here (the same one faster in every round).
 
 TensorFlow's own: `tf.nn.leaky_relu` and its registered gradient; PRelu as Keras writes it,
 `relu(x) - alpha * relu(-x)` (the 32 slopes along the last axis), with autodiff for the
@@ -283,8 +283,8 @@ op also returns; RRelu's gradient as `g * slopes`.
 {chr(10).join(tables)}
 ## Reading the rows
 
-Ratios are medians of per-round ratios (both sides of a round saw the same machine).
-The rows nearest 1.0× are RRelu's gradient, which is TensorFlow's own `g * slopes` pass for
+Ratios are medians of per-round ratios (both sides of a round saw the same machine). The
+rows nearest 1.0× are RRelu's gradient, which is TensorFlow's own `g * slopes` pass for
 pass, and the one-pass ops on a temporary in `tf.function` (written over the buffer that
 TensorFlow's `x * 2` has just written, still in the cache): both sides read each input once
 and write the output once, with vector loops of one shape. They are ties: the control rows
@@ -293,20 +293,24 @@ about ±10% from run to run on this 2-core VM. Where the inputs come from memory
 loops ask for the lines they will read and write 2 KiB ahead (1 KiB in buffers over 32 MiB;
 `src/kernels/lanes.rs`), which Eigen's loops do not: that is rectify's margin on the other
 one-pass rows where it helps. On a Zen 3 EPYC it cost up to 15% at 64K and 1M, so there the
-loops leave it to the hardware prefetchers (`prefetches_ahead` in `src/kernels/cpu.rs`). Outside the arithmetic, a plugin's op does more per call than TensorFlow's
-own (TensorFlow's C API allocates a handle for every input and output it hands over),
-which weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take
-many times longer than its float32 ones (compare the LeakyRelu rows of both types);
-rectify's run at memory speed.
+loops leave it to the hardware prefetchers (`prefetches_ahead` in `src/kernels/cpu.rs`).
+Outside the arithmetic, a plugin's op does more per call than TensorFlow's own
+(TensorFlow's C API allocates a handle for every input and output it hands over), which
+weighs most on the 64K rows. TensorFlow's float16 LeakyRelu and its gradient take many
+times longer than its float32 ones (compare the LeakyRelu rows of both types); rectify's
+run at memory speed.
 
-From 32 MiB up (the 16M rows) rectify's ops advise huge pages for a fresh output before
-the first store (`tf/src/pages.rs`): where the allocator maps a block that large afresh on
-each call (glibc's malloc maps such blocks on their own and unmaps them on free), the call
-faults the output in 2 MiB at a time instead of 4 KiB. In `tf.function` here TensorFlow kept
-its 64 MiB blocks from call to call (no page faults per call on either side), so those rows
-compare the passes. `memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer
-that is already mapped. The stores there are plain: on a page the OS has just zeroed, the
-lines are in the cache and a streaming store would first have to evict them.
+From 32 MiB up (the 16M rows) rectify's ops advise huge pages for a fresh output before the
+first store (`tf/src/pages.rs`): where the allocator maps a block that large afresh on each
+call (glibc's malloc maps such blocks on their own and unmaps them on free), the call
+faults the output in 2 MiB at a time instead of 4 KiB. Whether TensorFlow keeps its 64 MiB
+blocks from call to call in `tf.function` depends on the machine: on an Intel Xeon it did
+(no page faults per call on either side, so the 16M rows compared the passes: the plain
+float32 one-pass rows at 1.03-1.16x); on a Zen 3 EPYC it mapped them afresh on each call,
+faulting 4 KiB at a time, and the plain float32 16M rows were 2.3-6.2x. `memcpy ÷ rectify`
+on the 16M rows compares with a copy into a buffer that is already mapped. The stores there
+are plain: on a page the OS has just zeroed, the lines are in the cache and a streaming
+store would first have to evict them.
 
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
