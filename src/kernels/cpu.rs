@@ -105,7 +105,7 @@ impl Level {
 /// LeakyRelu + gradient at 64K 0.82-0.86x with, 0.95-0.96x without; RreluGrad at 1M
 /// 0.87-0.90x with, 0.96-1.03x without).
 #[cfg(target_arch = "x86_64")]
-pub fn prefetches_ahead() -> bool {
+pub(crate) fn prefetches_ahead() -> bool {
     static AHEAD: OnceLock<bool> = OnceLock::new();
     *AHEAD.get_or_init(|| !is_zen3())
 }
