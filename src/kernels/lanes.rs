@@ -135,7 +135,8 @@ unsafe fn map_raw<V: Lanes, const N: usize>(
             t.as_mut_ptr().copy_from_nonoverlapping(o.add(whole), rest);
         }
         let inputs = padded_others.each_ref().map(|t| t.as_ptr());
-        steps(padded_first.as_ptr(), inputs, padded_out.as_mut_ptr(), step, f);
+        // Local buffers, in L1 already: nothing to fetch ahead (past them, on the stack).
+        steps_fetching::<V, N, false>(padded_first.as_ptr(), inputs, padded_out.as_mut_ptr(), step, f);
         out.add(whole).copy_from_nonoverlapping(padded_out.as_ptr(), rest);
     }
 }
