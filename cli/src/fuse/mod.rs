@@ -13,22 +13,13 @@
 //! Where the fused op's rule differs from the decomposed form's (zero signs, NaN through
 //! Relu or Max), docs/conversion.md lists it.
 
-use half::{bf16, f16};
-use onnx_protobuf::{GraphProto, NodeProto, TensorProto};
+mod constant;
 
+use onnx_protobuf::{GraphProto, NodeProto};
+
+use self::constant::Constant;
 use crate::edit::{Change, Shapes, attr, float_attr, is_rectify_type, reads, unique_name};
-use crate::model::{self, Dim, RECTIFY, is_standard, node_label, value_type};
-
-/// A constant input: element type, dimensions and values (widened to f64).
-#[derive(Clone, Debug)]
-struct Constant {
-    elem_type: i32,
-    dims: Vec<i64>,
-    values: Vec<f64>,
-    /// One value that reached this type through a Cast / CastLike from float32: that
-    /// float32, as ONNX Runtime's own LeakyRelu takes its alpha (never rounded to float16).
-    uncast: Option<f32>,
-}
+use crate::model::{Dim, RECTIFY, is_standard, node_label, value_type};
 
 /// A match: the nodes it replaces (the last one is the result), X and the slope.
 struct Found {
@@ -206,13 +197,8 @@ fn slope_value(graph: &mut GraphProto, slope: &Slope) -> String {
         Slope::Folded { hint, values } => (hint.clone(), values),
         Slope::Alpha(_) => unreachable!("an alpha is an attribute"),
     };
-    let mut t = TensorProto::new();
-    t.name = unique_name(graph, &hint);
-    t.data_type = c.elem_type;
-    t.dims = c.dims.clone();
-    t.raw_data = c.values.iter().flat_map(|&v| encode(c.elem_type, v)).collect();
-    let name = t.name.clone();
-    graph.initializer.push(t);
+    let name = unique_name(graph, &hint);
+    graph.initializer.push(c.to_tensor(name.clone()));
     name
 }
 
@@ -231,16 +217,6 @@ fn remove_dead_constants(graph: &mut GraphProto) -> Vec<String> {
         });
         let Some(dead) = dead else { return read };
         read.extend(graph.node.remove(dead).input);
-    }
-}
-
-fn encode(elem_type: i32, v: f64) -> Vec<u8> {
-    match elem_type {
-        1 => (v as f32).to_le_bytes().to_vec(),
-        11 => v.to_le_bytes().to_vec(),
-        10 => f16::from_f64(v).to_le_bytes().to_vec(),
-        16 => bf16::from_f64(v).to_le_bytes().to_vec(),
-        _ => unreachable!("slopes are float constants"),
     }
 }
 
@@ -272,7 +248,7 @@ impl<'a> Graph<'a> {
             if self.0.input.iter().any(|i| i.name == value) {
                 return None;
             }
-            return decode(t);
+            return Constant::from_tensor(t);
         }
         let i = self.producer(value)?;
         let n = &self.0.node[i];
@@ -282,22 +258,19 @@ impl<'a> Graph<'a> {
         match n.op_type.as_str() {
             "Constant" => {
                 if let Some(t) = attr(n, "value").and_then(|a| a.t.as_ref()) {
-                    return decode(t);
+                    return Constant::from_tensor(t);
                 }
                 let f = attr(n, "value_float")?;
-                Some(Constant { elem_type: 1, dims: vec![], values: vec![f64::from(f.f)], uncast: None })
+                Some(Constant::scalar_f32(f.f))
             }
-            "Neg" => {
-                let c = self.constant(&n.input[0])?;
-                Some(Constant { values: c.values.iter().map(|v| -v).collect(), uncast: c.uncast.map(|v| -v), ..c })
-            }
+            "Neg" => self.constant(&n.input[0]).map(Constant::negated),
             "Cast" => {
                 let to = attr(n, "to")?.i as i32;
-                self.constant(&n.input[0]).and_then(|c| cast(c, to))
+                self.constant(&n.input[0]).and_then(|c| c.cast(to))
             }
             "CastLike" => {
                 let to = value_type(self.0, n.input.get(1)?).map(|t| t.elem_type)?;
-                self.constant(&n.input[0]).and_then(|c| cast(c, to))
+                self.constant(&n.input[0]).and_then(|c| c.cast(to))
             }
             _ => None,
         }
@@ -353,8 +326,7 @@ impl<'a> Graph<'a> {
             };
             let mut changed = negate;
             if negate {
-                c.values.iter_mut().for_each(|v| *v = -*v);
-                c.uncast = c.uncast.map(|v| -v);
+                c = c.negated();
             }
             match (forward, back) {
                 (None, None) => {}
@@ -363,7 +335,7 @@ impl<'a> Graph<'a> {
                     if p.len() != q.len() || (0..p.len()).any(|i| p[q[i]] != i) {
                         return None;
                     }
-                    c = transposed(&c, &q)?;
+                    c = c.transposed(&q)?;
                     changed = true;
                     nodes.extend([f, b]);
                 }
@@ -415,16 +387,6 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// A float tensor's values, widened to f64.
-fn decode(t: &TensorProto) -> Option<Constant> {
-    let a = model::tensor_from_proto(t).ok()?;
-    if !matches!(t.data_type, 1 | 10 | 11 | 16) {
-        return None;
-    }
-    let values = (0..a.len()).map(|i| a.value(i)).collect();
-    Some(Constant { elem_type: t.data_type, dims: t.dims.clone(), values, uncast: None })
-}
-
 /// How many inputs each op the patterns use takes.
 fn arity(op: &str) -> Option<usize> {
     Some(match op {
@@ -439,51 +401,4 @@ fn arity(op: &str) -> Option<usize> {
 /// A Transpose node's permutation.
 fn perm(node: &NodeProto) -> Option<Vec<usize>> {
     attr(node, "perm")?.ints.iter().map(|&i| usize::try_from(i).ok()).collect()
-}
-
-/// `c` broadcast to rank `perm.len()` (leading 1s), then transposed: dimension i of the
-/// result is dimension `perm[i]` of the padded constant.
-fn transposed(c: &Constant, perm: &[usize]) -> Option<Constant> {
-    let rank = perm.len();
-    if c.dims.len() > rank || perm.iter().any(|&p| p >= rank) {
-        return None;
-    }
-    let mut dims = vec![1i64; rank - c.dims.len()];
-    dims.extend(&c.dims);
-    let strides: Vec<i64> = (0..rank).map(|i| dims[i + 1..].iter().product()).collect();
-    let out_dims: Vec<i64> = perm.iter().map(|&p| dims[p]).collect();
-    let count: i64 = out_dims.iter().product();
-    let values = (0..count)
-        .map(|mut flat| {
-            let mut source = 0;
-            for i in (0..rank).rev() {
-                let index = flat % out_dims[i];
-                flat /= out_dims[i];
-                source += index * strides[perm[i]];
-            }
-            c.values[source as usize]
-        })
-        .collect();
-    Some(Constant { elem_type: c.elem_type, dims: out_dims, values, uncast: c.uncast })
-}
-
-/// A constant cast to another float type, each value rounded as the Cast would.
-fn cast(c: Constant, to: i32) -> Option<Constant> {
-    let round = |v: f64| -> f64 {
-        match to {
-            1 => f64::from(v as f32),
-            11 => v,
-            10 => f16::from_f64(v).to_f64(),
-            16 => bf16::from_f64(v).to_f64(),
-            _ => f64::NAN,
-        }
-    };
-    if !matches!(to, 1 | 10 | 11 | 16) {
-        return None;
-    }
-    let uncast = match (c.elem_type, c.values.as_slice()) {
-        (1, &[v]) => Some(v as f32),
-        _ => c.uncast,
-    };
-    Some(Constant { elem_type: to, values: c.values.iter().map(|&v| round(v)).collect(), dims: c.dims, uncast })
 }
