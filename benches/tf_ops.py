@@ -14,11 +14,13 @@ it, ``relu(x) - alpha * relu(-x)``; RRelu inference as ``leaky_relu`` plus the s
 """
 
 import argparse
+import math
 import os
 import pathlib
 import platform
 import statistics
 import sys
+import textwrap
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -208,23 +210,44 @@ def main():
         write_page(args, sections)
 
 
+def sign_test_rounds(rounds, level=0.05):
+    """`(k, p)`: the fewest of `rounds` rounds TensorFlow must be faster in for a one-sided
+    sign test to call the row a loss at `level` (on a tie each round is a coin flip), and the
+    chance a tie reaches that; None when even every round would not be enough."""
+    for k in range(rounds + 1):
+        p = sum(math.comb(rounds, j) for j in range(k, rounds + 1)) / 2**rounds
+        if p < level:
+            return k, p
+    return None
+
+
 def run_mode(mode, args, cases):
-    """Prints one mode's table as it goes; returns (title, table lines, losses, control ratios)."""
+    """Prints one mode's table as it goes; returns (title, table lines, losses, control
+    ratios, verdict)."""
     title = f"TensorFlow {tf.__version__}, {MODES[mode]}, 1 intra-op thread, {args.rounds} interleaved rounds, medians"
     print(title)
-    header = "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | middle half of rounds | memcpy ÷ rectify |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    header = (
+        "| op | dtype | elements | rectify | TensorFlow | TF ÷ rectify | middle half of rounds "
+        "| TF faster in | memcpy ÷ rectify |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     print(header)
     losses, controls = [], []
+    test = sign_test_rounds(args.rounds)
+    beyond, controls_beyond = [], []
     for dtype in args.dtypes.split(","):
         for size in map(int, args.sizes.split(",")):
             for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, mode, cases):
                 ratio = med["tensorflow ratio"]
                 low, _, high = statistics.quantiles(med["tensorflow ratios"], n=4)
+                wins = sum(r < 1.0 for r in med["tensorflow ratios"])
                 line = (
                     f"| {name} | {dt} | {n} | {fmt(med['rectify'])} | {fmt(med['tensorflow'])} "
-                    f"| {ratio:.2f}× | {low:.2f}–{high:.2f} | {med['memcpy ratio']:.2f}× |"
+                    f"| {ratio:.2f}× | {low:.2f}–{high:.2f} | {wins}/{args.rounds} | {med['memcpy ratio']:.2f}× |"
                 )
+                row = f"{name}, {dt}, {n} elements"
+                if test is not None and wins >= test[0]:
+                    (controls_beyond if name == CONTROL else beyond).append(f"{row}: {wins}/{args.rounds}")
                 lines.append(line)
                 print(line)
                 sys.stdout.flush()
@@ -232,12 +255,29 @@ def run_mode(mode, args, cases):
                     controls.append(ratio)
                 elif ratio < 1.0:
                     tie = "; a tie: 1.00× lies in the middle half of the rounds" if high >= 1.0 else ""
-                    losses.append((ratio, f"{name}, {dt}, {n} elements: {ratio:.2f}× ({low:.2f}–{high:.2f}{tie})"))
+                    losses.append((ratio, f"{row}: {ratio:.2f}× ({low:.2f}–{high:.2f}{tie})"))
     worst = min([r for r, _ in losses], default=None)
     print(f"rows where TensorFlow is faster: {len(losses)}" + (f" (worst {worst:.2f}×)" if losses else ""))
     if controls:
         print(f"TensorFlow against itself: {min(controls):.2f}× to {max(controls):.2f}×")
-    return title, lines, sorted(losses), controls
+    tested = len(lines) - 2 - len(controls)
+    verdict = sign_test_verdict(args.rounds, test, tested, beyond, controls_beyond)
+    print(verdict)
+    return title, lines, sorted(losses), controls, verdict
+
+
+def sign_test_verdict(rounds, test, tested, beyond, controls_beyond):
+    """What the sign test says of a mode's `tested` rows (the control rows apart), as a
+    sentence for the page: which it flags, and how many ties alone would."""
+    if test is None:
+        return f"With {rounds} rounds a one-sided sign test cannot reach p < 0.05: run 5 or more."
+    enough, p = test
+    listed = lambda rows: "; ".join(rows) if rows else "none"  # noqa: E731
+    return (
+        f"Rows where TensorFlow was faster in at least {enough} of the {rounds} rounds (a one-sided "
+        f"sign test, p = {p:.3f}): {listed(beyond)}. Were all {tested} rows ties, chance alone would "
+        f"flag about {tested * p:.1f} of them. Control rows flagged: {listed(controls_beyond)}."
+    )
 
 
 MODES = {"graph": "tf.function", "eager": "eager"}
@@ -247,12 +287,15 @@ def write_page(args, sections):
     options = " ".join(f"--{k} {getattr(args, k)}" for k in ("rounds", "sizes", "dtypes"))
     command = "make bench-tf" if args.defaults else f"python benches/tf_ops.py {options}"
     tables = []
-    for title, lines, losses, controls in sections:
+    for title, lines, losses, controls, verdict in sections:
         lost = "\n".join(f"- {text}" for _, text in losses) or "- none"
         control = f"TensorFlow against itself (the control rows): {min(controls):.2f}× to {max(controls):.2f}×."
         tables.append(
-            f"## {title}\n\n" + "\n".join(lines) + f"\n\n{control}\n\nWhere TensorFlow is faster:\n\n{lost}\n"
+            f"## {title}\n\n" + "\n".join(lines) + f"\n\n{control}\n\nWhere TensorFlow is faster:\n\n{lost}\n\n"
+            + textwrap.fill(verdict, 95) + "\n"
         )
+    test = sign_test_rounds(args.rounds)
+    enough_text = f"{test[0]} or more of {args.rounds}" if test is not None else "a run of at least 5 rounds"
     page = f"""# Benchmarks: rectify.tf against TensorFlow's own ops
 
 Produced by `{command}` (`benches/tf_ops.py --write`) on {cpu_name()}, {os.cpu_count()} cores.
@@ -262,11 +305,13 @@ untimed memcpy that evicts the inputs, rectify and TensorFlow taking turns to go
 (without that, the second found the inputs the first had read still in the L3: measured
 0.83x -> 0.97x at 1M float32). `TF ÷ rectify` above 1 means rectify is faster; it is the
 median of the rounds' ratios, and `middle half of rounds` gives their quartiles.
-`memcpy ÷ rectify` compares with a numpy copy of the input (the memory floor). Each call
-runs at least 4M elements (several independent tensors at the small sizes). The `control`
-row of each size times TensorFlow's `g * x` (one pass at memory speed, as the RRelu
-gradient's row) against a second copy of itself (in the `rectify` column): how far it lands
-from 1.00× is the run's own error at that size.
+`TF faster in` counts the rounds in which TensorFlow's block took less time: where the two
+tie, each round is a coin flip, so only {enough_text} says TensorFlow is ahead (a one-sided
+sign test, p < 0.05). `memcpy ÷ rectify` compares with a numpy copy of the input (the memory
+floor). Each call runs at least 4M elements (several independent tensors at the small
+sizes). The `control` row of each size times TensorFlow's `g * x` (one pass at memory speed,
+as the RRelu gradient's row) against a second copy of itself (in the `rectify` column): how
+far it lands from 1.00×, and how many rounds it loses, is the run's own error at that size.
 
 Two modes: `tf.function` (one graph per call of all the copies, as Keras' `fit` and
 `predict` run; the graph captures its inputs, since passing 2 × 64 tensors as arguments
@@ -289,7 +334,11 @@ pass, and the one-pass ops on a temporary in `tf.function` (written over the buf
 TensorFlow's `x * 2` has just written, still in the cache): both sides read each input once
 and write the output once, with vector loops of one shape. They are ties: the control rows
 (the same op on both sides) land as far from 1.00× as they do, and one such row moves by
-about ±10% from run to run on this 2-core VM. Where the inputs come from memory, rectify's
+about ±10% from run to run on this 2-core VM. The sign test under each table asks the same
+by rounds: a row it flags lost more rounds than a tie would, but among some 50 rows it flags
+one or two ties by chance (its line says how many to expect), and the rounds of one run are
+not independent coin flips (a control row is flagged now and then), so a flag that does not
+recur from run to run is noise too. Where the inputs come from memory, rectify's
 loops ask for the lines they will read and write 2 KiB ahead (1 KiB in buffers over 32 MiB;
 `src/kernels/lanes.rs`), which Eigen's loops do not: that is rectify's margin on the other
 one-pass rows where it helps. On a Zen 3 EPYC it cost up to 15% at 64K and 1M, so there the
