@@ -91,3 +91,47 @@ impl Constant {
 fn float_type(id: i32) -> Option<ElemType> {
     ElemType::from_onnx(id).filter(|t| t.is_float())
 }
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+
+    use super::*;
+
+    fn constant(elem_type: ElemType, dims: &[i64], values: &[f64]) -> Constant {
+        Constant { elem_type, dims: dims.to_vec(), values: values.to_vec(), uncast: None }
+    }
+
+    #[test]
+    fn a_cast_rounds_each_value_and_keeps_a_float32_scalar_uncast() {
+        let c = constant(ElemType::F32, &[], &[f64::from(0.1f32)]).cast(10).unwrap();
+        assert_eq!((c.elem_type, c.values[0]), (ElemType::F16, f16::from_f32(0.1).to_f64()));
+        assert_eq!(c.uncast, Some(0.1f32));
+        let c = constant(ElemType::F64, &[2], &[0.1, -1e300]).cast(1).unwrap();
+        assert_eq!(c.values, [f64::from(0.1f32), f64::NEG_INFINITY]);
+        assert_eq!(c.uncast, None, "only a float32 scalar is kept as it was");
+        assert!(constant(ElemType::F32, &[], &[1.0]).cast(7).is_none(), "int64 is not a slope type");
+    }
+
+    #[test]
+    fn a_tensor_round_trips_in_each_float_type() {
+        for t in [ElemType::F32, ElemType::F64, ElemType::F16, ElemType::BF16] {
+            let c = constant(t, &[3], &[0.5, -2.0, 0.0]);
+            let back = Constant::from_tensor(&c.to_tensor("s".into())).unwrap();
+            assert_eq!((back.elem_type, back.dims, back.values), (t, vec![3], c.values), "{t:?}");
+        }
+        let mut ints = constant(ElemType::F32, &[1], &[1.0]).to_tensor("i".into());
+        ints.data_type = ElemType::I32.onnx_id();
+        assert!(Constant::from_tensor(&ints).is_none());
+    }
+
+    #[test]
+    fn a_transpose_pads_the_rank_then_moves_the_dimensions() {
+        // [C, 1, 1] slopes of an NCHW PRelu, transposed to NHWC: [1, 1, 1, C].
+        let c = constant(ElemType::F32, &[2, 1, 1], &[0.1, 0.2]).transposed(&[0, 2, 3, 1]).unwrap();
+        assert_eq!((c.dims, c.values), (vec![1, 1, 1, 2], vec![0.1, 0.2]));
+        let m = constant(ElemType::F32, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).transposed(&[1, 0]).unwrap();
+        assert_eq!((m.dims, m.values), (vec![3, 2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]));
+        assert!(constant(ElemType::F32, &[2, 3], &[0.0; 6]).transposed(&[0]).is_none(), "rank above the perm's");
+    }
+}
