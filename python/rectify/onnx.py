@@ -53,7 +53,7 @@ _PROTO_TYPES = {"float": AttributeProto.FLOAT, "int": AttributeProto.INT}
 _SCHEMA_TYPES = {"float": defs.OpSchema.AttrType.FLOAT, "int": defs.OpSchema.AttrType.INT}
 _KIND = {"float": "a float", "int": "an int"}  # as src/ort/api.rs words a wrong type
 
-# ONNX Runtime's rounding per element type, which rectify follows (src/kernels/element.rs,
+# ONNX Runtime's rounding per element type, which rectify follows (src/kernels/element/,
 # `Scalar`): the type a product is computed in before its one rounding to the element type,
 # and whether a -0 product comes out +0 (the `Where` of ORT's function bodies), for
 # (LeakyRelu and RRelu, PRelu).
@@ -171,7 +171,7 @@ def _slope_dims(x_shape, slope_shape, axis):
 
 
 def _leaky(x, alpha, element):
-    """LeakyRelu's rule with a float32 alpha (element.rs `Scalar::leaky`)."""
+    """LeakyRelu's rule with a float32 alpha (src/kernels/element `Scalar::leaky`)."""
     compute, (plus_zero, _) = _ROUNDING[element]
     wide = x.astype(compute)
     product = wide * compute(alpha)
@@ -185,7 +185,7 @@ def _leaky_relu(values, element, x):
 
 
 def _prelu(values, element, x, slope):
-    """PRelu's rule (element.rs `Scalar::prelu`): x as it is where not negative."""
+    """PRelu's rule (src/kernels/element `Scalar::prelu`): x as it is where not negative."""
     compute, (_, plus_zero) = _ROUNDING[element]
     slope = slope.reshape(_slope_dims(x.shape, slope.shape, values["axis"]))
     product = x.astype(compute) * slope.astype(compute)

@@ -1,6 +1,6 @@
 //! The float64 reference: each element's exact product with the slope the op's own
 //! reference gives ([`rectify::ops::Op::reference_slopes`]), then rounded as ONNX Runtime's
-//! built-in twin does for that type (measured: see `Element` in src/kernels/element.rs).
+//! built-in twin does for that type (measured: see `Scalar` in src/kernels/element/mod.rs).
 
 use rectify_cli::array::{Array, ElemType};
 
