@@ -356,10 +356,10 @@ faults the output in 2 MiB at a time instead of 4 KiB. Whether TensorFlow keeps 
 blocks from call to call in `tf.function` depends on the machine: on an Intel Xeon it did
 (no page faults per call on either side, so the 16M rows compared the passes: the plain
 float32 one-pass rows at 1.03-1.16x); on a Zen 3 EPYC it mapped them afresh on each call,
-faulting 4 KiB at a time, and the plain float32 16M rows were 2.3-6.2x. `memcpy ÷ rectify`
-on the 16M rows compares with a copy into a buffer that is already mapped. The stores there
-are plain: on a page the OS has just zeroed, the lines are in the cache and a streaming
-store would first have to evict them.
+faulting 4 KiB at a time, and the plain float32 16M rows of two runs there were 2.3-6.2x and
+3.0-5.9x. `memcpy ÷ rectify` on the 16M rows compares with a copy into a buffer that is
+already mapped. The stores there are plain: on a page the OS has just zeroed, the lines are
+in the cache and a streaming store would first have to evict them.
 
 The `of a temporary` rows give the op an input made just for it (`x * 2`). In a graph
 nothing else holds it, and LeakyRelu, LeakyReluGrad and RreluGrad take its buffer over for
