@@ -335,10 +335,10 @@ TensorFlow's `x * 2` has just written, still in the cache): both sides read each
 and write the output once, with vector loops of one shape. They are ties: the control rows
 (the same op on both sides) land as far from 1.00× as they do, and one such row moves by
 about ±10% from run to run on this 2-core VM. The sign test under each table asks the same
-by rounds: a row it flags lost more rounds than a tie would, but among some 50 rows it flags
-one or two ties by chance (its line says how many to expect), and the rounds of one run are
-not independent coin flips (a control row is flagged now and then), so a flag that does not
-recur from run to run is noise too. Where the inputs come from memory, rectify's
+by rounds: a row it flags lost more rounds than a tie would, but among a table's 78 rows it
+flags two or three ties by chance (its line says how many to expect), and the rounds of one
+run are not independent coin flips (a control row is flagged now and then), so a flag that
+does not recur from run to run is noise too. Where the inputs come from memory, rectify's
 loops ask for the lines they will read and write 2 KiB ahead (1 KiB in buffers over 32 MiB;
 `src/kernels/lanes.rs`), which Eigen's loops do not: that is rectify's margin on the other
 one-pass rows where it helps. On a Zen 3 EPYC it cost up to 15% at 64K and 1M, so there the
