@@ -234,7 +234,7 @@ def run_mode(mode, args, cases):
     print(header)
     losses, controls = [], []
     test = sign_test_rounds(args.rounds)
-    beyond, controls_beyond = [], []
+    tested, beyond, controls_beyond = 0, [], []
     for dtype in args.dtypes.split(","):
         for size in map(int, args.sizes.split(",")):
             for name, dt, n, med in measure(size, tf.as_dtype(dtype), args.rounds, mode, cases):
@@ -253,14 +253,15 @@ def run_mode(mode, args, cases):
                 sys.stdout.flush()
                 if name == CONTROL:
                     controls.append(ratio)
-                elif ratio < 1.0:
+                    continue
+                tested += 1
+                if ratio < 1.0:
                     tie = "; a tie: 1.00× lies in the middle half of the rounds" if high >= 1.0 else ""
                     losses.append((ratio, f"{row}: {ratio:.2f}× ({low:.2f}–{high:.2f}{tie})"))
     worst = min([r for r, _ in losses], default=None)
     print(f"rows where TensorFlow is faster: {len(losses)}" + (f" (worst {worst:.2f}×)" if losses else ""))
     if controls:
         print(f"TensorFlow against itself: {min(controls):.2f}× to {max(controls):.2f}×")
-    tested = len(lines) - 2 - len(controls)
     verdict = sign_test_verdict(args.rounds, test, tested, beyond, controls_beyond)
     print(verdict)
     return title, lines, sorted(losses), controls, verdict

@@ -38,8 +38,8 @@ impl Constant {
         t.data_type = self.elem_type.onnx_id();
         t.dims = self.dims.clone();
         let size = self.elem_type.size();
-        t.raw_data =
-            self.values.iter().flat_map(|&v| self.elem_type.nearest(v).to_le_bytes()[..size].to_vec()).collect();
+        let bits = self.values.iter().map(|&v| self.elem_type.nearest(v));
+        t.raw_data = bits.flat_map(|b| b.to_le_bytes().into_iter().take(size)).collect();
         t
     }
 
